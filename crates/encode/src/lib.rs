@@ -1,0 +1,61 @@
+//! # audiopack-encode
+//!
+//! The pure signal-processing and encoding stages of audiopack: values in,
+//! values or bytes out. Nothing here opens files, reads clocks or touches the
+//! network, so every piece is testable on generated signals.
+//!
+//! ## Design
+//!
+//! Every streaming stage is a push/pull processor over **planar f32** blocks
+//! (one slice per channel), so memory stays bounded whatever the duration:
+//!
+//! ```text
+//!  pass 1:  blocks ─► Downmix? ─► LoudnessMeter ─► LoudnessReport ─► plan_gain ─► GainPlan
+//!  pass 2:  blocks ─► Downmix? ─► Resampler(48 kHz) ─► Gain (+ TruePeakLimiter) ─┬─► OpusEncoder(64k)  ─► OggOpusWriter
+//!                                                                               ├─► OpusEncoder(96k)  ─► …
+//!                                                                               └─► LoudnessMeter (the output report)
+//! ```
+//!
+//! * [`LoudnessMeter`] wraps `ebur128` (BS.1770-4 / EBU R128: integrated,
+//!   range, true peak, sample peak) in histogram mode, so long inputs cost
+//!   fixed memory.
+//! * [`plan_gain`] turns a [`LoudnessReport`] into a [`GainPlan`]: target
+//!   minus integrated, capped so the true peak stays under the ceiling unless
+//!   the [`TruePeakLimiter`] is asked for; silence gets no gain.
+//! * [`StereoDownmix`] folds more than two channels to stereo with the
+//!   ITU-R BS.775 coefficients (centre and surrounds at −3 dB, LFE dropped).
+//! * [`Resampler`] converts once to 48 kHz with rubato's FFT resampler; the
+//!   output length is exactly `round(n · 48000 / rate)` and the filter delay
+//!   is removed, so time zero stays time zero.
+//! * [`OpusEncoder`] turns 48 kHz audio into 20 ms Opus packets (constrained
+//!   VBR, complexity 10, signal = music). It records the encoder lookahead as
+//!   the pre-skip and pads the tail so the last real sample is encoded; the
+//!   container trims the padding (granule position in Ogg, edit list in MP4).
+//! * [`OggOpusWriter`] writes RFC 7845 Ogg Opus (OpusHead, OpusTags, granule
+//!   positions, end trimming) to any `io::Write`.
+//!
+//! Time is integer sample counts at an explicit rate; nothing accumulates
+//! float seconds.
+
+mod downmix;
+mod error;
+mod gain;
+mod ladder;
+mod limiter;
+mod loudness;
+mod ogg_opus;
+mod opus_encoder;
+mod resample;
+mod true_peak;
+
+pub use downmix::{Speaker, StereoDownmix, speakers_from_mask};
+pub use error::EncodeError;
+pub use gain::{
+    GainPlan, GainReason, NormalizeConfig, NormalizePreset, apply_gain, db_to_linear, plan_gain,
+};
+pub use ladder::{Ladder, Rung};
+pub use limiter::TruePeakLimiter;
+pub use loudness::{LoudnessMeter, LoudnessReport};
+pub use ogg_opus::{OggOpusWriter, OpusHead, opus_tags_packet};
+pub use opus_encoder::{OPUS_FRAME_SAMPLES, OPUS_RATE, OpusEncoder, OpusPacket};
+pub use resample::{Resampler, resampled_len};
