@@ -57,5 +57,5 @@ pub use ladder::{Ladder, Rung};
 pub use limiter::TruePeakLimiter;
 pub use loudness::{LoudnessMeter, LoudnessReport};
 pub use ogg_opus::{OggOpusWriter, OpusHead, opus_tags_packet};
-pub use opus_encoder::{OPUS_FRAME_SAMPLES, OPUS_RATE, OpusEncoder, OpusPacket};
+pub use opus_encoder::{OPUS_FRAME_SAMPLES, OPUS_RATE, OpusEncoder, OpusPacket, libopus_version};
 pub use resample::{Resampler, resampled_len};

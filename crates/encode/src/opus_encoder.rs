@@ -13,6 +13,11 @@ pub const OPUS_FRAME_SAMPLES: usize = 960;
 /// frame); the buffer is a little larger.
 const MAX_PACKET_BYTES: usize = 1500;
 
+/// The libopus version string the encoder was built with.
+pub fn libopus_version() -> &'static str {
+    opus::version()
+}
+
 /// One encoded 20 ms frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpusPacket {

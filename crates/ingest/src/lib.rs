@@ -1,1 +1,42 @@
-//! placeholder
+//! # audiopack-ingest
+//!
+//! Opens an uploaded master, finds out what it is **from its bytes** (never
+//! the file name), checks it against limits, and streams it out as bounded
+//! blocks of planar `f32`, strictly: a file that lies about its length, has
+//! undecodable frames or fails its own checksum is an error naming the file
+//! and the problem, never a silently shorter output.
+//!
+//! ## Design
+//!
+//! * [`IngestConfig`] (limits, strictness) is validated once and passed by
+//!   reference.
+//! * [`Source::open`] probes with symphonia 0.6 (WAV, AIFF, FLAC, MP3, Ogg
+//!   Vorbis), validates the header against the [`Limits`], and returns a
+//!   [`SourceInfo`] with the facts (format, codec, rate, channels, bit depth,
+//!   declared length, tags).
+//! * [`Source::next_block`] is the pull side: one decoded packet at a time
+//!   (a few thousand frames), so memory is bounded by the codec's packet
+//!   size whatever the duration. Gapless trimming (MP3 LAME/Xing delay and
+//!   padding, Ogg) is done by the decoders.
+//! * At the end of the stream the decoded length is checked against what the
+//!   header promised (WAV/AIFF data size, FLAC STREAMINFO, MP3 Xing/LAME
+//!   frame count) and FLAC's MD5 is verified.
+//! * [`scan`] decodes a whole file once to report its exact decoded length
+//!   (what `audiopack probe` prints).
+//!
+//! Symphonia is a pure-Rust decoder, but fuzzing has found panics on crafted
+//! files in the past; the job layer above wraps the whole decode in
+//! `catch_unwind` so a decoder panic still becomes an error, not a crash.
+//!
+//! Known limits of the decoders (symphonia 0.6.1): WAV `LIST/INFO` tags are
+//! parsed but not exposed (ID3 chunks are); MP3 files without a Xing/LAME
+//! header have no exact length, so their truncation cannot be detected.
+
+mod config;
+mod error;
+mod source;
+mod tags;
+
+pub use config::{IngestConfig, Limits};
+pub use error::{ErrorKind, IngestError};
+pub use source::{ScanReport, Source, SourceInfo, scan};

@@ -1,1 +1,50 @@
-//! placeholder
+//! # audiopack-pipeline
+//!
+//! The audiopack job as a library, for backends that embed it; the
+//! `audiopack` binary is a thin shell over these functions.
+//!
+//! ## The job
+//!
+//! ```text
+//!  JobConfig::validate
+//!  pass 1  Source ─► [StereoDownmix] ─► LoudnessMeter(s) ─► plan_gain ─► GainPlan
+//!  pass 2  Source ─► [StereoDownmix] ─► Resampler(48 kHz) ─► gain ─► [TruePeakLimiter]
+//!             └─ Arc<block> over bounded channels ─┬─► thread: OpusEncoder 64k ─► OggOpusWriter ─► staging/opus_64k.opus
+//!                                                  ├─► thread: OpusEncoder 96k ─► …
+//!                                                  └─► thread: LoudnessMeter (output report)
+//!  report.json ─► staging dir renamed onto --out (only on success)
+//! ```
+//!
+//! * **Two passes, bounded memory**: the input is decoded twice rather than
+//!   held; every stage is a push/finish processor over blocks of a few
+//!   thousand frames, and the bounded channels (back-pressure) keep the
+//!   decoder from running ahead of the slowest encoder. Peak memory does not
+//!   grow with duration.
+//! * **One decode, one resample per pass**: every rendition is encoded from
+//!   the same 48 kHz stream, each on its own thread.
+//! * **Nothing partial is left behind**: output is written into a staging
+//!   directory next to the destination and renamed into place at the end; on
+//!   any error (or panic, which is caught at the job boundary) the staging
+//!   directory is removed.
+//! * **Deterministic**: same input and options, byte-identical files (no
+//!   clocks, stable names and Ogg serial numbers).
+
+mod config;
+mod encode_pass;
+mod error;
+mod job;
+mod measure;
+mod progress;
+mod report;
+mod staging;
+
+pub use config::{Formats, JobConfig};
+pub use error::{JobError, JobErrorKind};
+pub use job::{LoudnessOnly, loudness, probe, run_ingest};
+pub use progress::{NoProgress, Progress};
+pub use report::{InputReport, JobReport, LoudnessSection, ProcessingReport, RenditionReport};
+
+pub use audiopack_encode::{
+    GainPlan, GainReason, Ladder, LoudnessReport, NormalizeConfig, NormalizePreset,
+};
+pub use audiopack_ingest::{IngestConfig, Limits, ScanReport, SourceInfo};

@@ -1,0 +1,146 @@
+//! Raw command-line arguments (clap) and their conversion into validated
+//! library configuration, once.
+
+use std::path::PathBuf;
+
+use audiopack_pipeline::{
+    Formats, IngestConfig, JobConfig, JobError, Limits, NormalizeConfig, NormalizePreset,
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "audiopack",
+    version,
+    about = "Take an audio master to streaming-ready renditions"
+)]
+pub struct Cli {
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail (warnings, every measurement).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decode a file fully and print what it is: format, codec, rate,
+    /// channels, bit depth, exact decoded length, tags.
+    Probe {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Measure loudness (EBU R128 / BS.1770-4): integrated, range, true
+    /// peak, sample peak.
+    Loudness {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Normalize and encode a master into an output directory.
+    Ingest(IngestArgs),
+}
+
+/// Limits and strictness for reading the input.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Accept damaged input: skip undecodable packets, stop at truncation
+    /// (reported as warnings) instead of failing.
+    #[arg(long)]
+    pub lenient: bool,
+    /// Most channels accepted.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_channels)]
+    pub max_channels: u16,
+    /// Longest input accepted, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().max_duration_seconds)]
+    pub max_duration: f64,
+}
+
+impl InputArgs {
+    pub fn to_config(&self) -> IngestConfig {
+        IngestConfig {
+            limits: Limits {
+                max_channels: self.max_channels,
+                max_duration_seconds: self.max_duration,
+                ..Limits::default()
+            },
+            strict: !self.lenient,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Preset {
+    /// -14 LUFS, -1 dBTP
+    Streaming,
+    /// -16 LUFS, -1 dBTP
+    Quiet,
+    /// -23 LUFS, -1 dBTP (EBU R128)
+    Broadcast,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    pub file: PathBuf,
+    /// Output directory. Written to a staging directory beside it and moved
+    /// into place only on success; an earlier audiopack output is replaced.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Deliverables, comma-separated: ogg.
+    #[arg(long, default_value = "ogg")]
+    pub formats: String,
+    /// Opus bitrates in kbit/s, comma-separated [default: 64,96,128,160;
+    /// mono input: 32,48,64,96].
+    #[arg(long)]
+    pub ladder: Option<String>,
+    /// Loudness preset.
+    #[arg(long, value_enum, default_value = "streaming")]
+    pub preset: Preset,
+    /// Integrated loudness target in LUFS (overrides the preset).
+    #[arg(long, allow_hyphen_values = true)]
+    pub target_lufs: Option<f64>,
+    /// True-peak ceiling in dBTP (overrides the preset).
+    #[arg(long, allow_hyphen_values = true)]
+    pub true_peak: Option<f64>,
+    /// Reach the target even on peaky masters, holding peaks with a
+    /// look-ahead true-peak limiter (default: lower the gain instead).
+    #[arg(long)]
+    pub limiter: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+impl IngestArgs {
+    /// The validated job configuration.
+    pub fn to_config(&self) -> Result<JobConfig, JobError> {
+        let preset = match self.preset {
+            Preset::Streaming => NormalizePreset::Streaming,
+            Preset::Quiet => NormalizePreset::Quiet,
+            Preset::Broadcast => NormalizePreset::Broadcast,
+        };
+        let base = preset.config();
+        let config = JobConfig {
+            ingest: self.input.to_config(),
+            normalize: NormalizeConfig {
+                target_lufs: self.target_lufs.unwrap_or(base.target_lufs),
+                true_peak_ceiling_dbtp: self.true_peak.unwrap_or(base.true_peak_ceiling_dbtp),
+                limiter: self.limiter,
+            },
+            ladder: self.ladder.clone(),
+            formats: Formats::parse(&self.formats)?,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}

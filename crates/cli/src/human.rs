@@ -1,0 +1,106 @@
+//! Human-readable output.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use audiopack_pipeline::{JobReport, LoudnessOnly, LoudnessReport, ScanReport};
+
+fn db(value: Option<f64>, unit: &str) -> String {
+    value.map_or_else(|| format!("-inf {unit}"), |v| format!("{v:.1} {unit}"))
+}
+
+fn loudness_line(r: &LoudnessReport) -> String {
+    format!(
+        "{} integrated, {:.1} LU range, {} true peak, {} sample peak",
+        db(r.integrated_lufs, "LUFS"),
+        r.loudness_range_lu,
+        db(r.true_peak_dbtp, "dBTP"),
+        db(r.sample_peak_dbfs, "dBFS")
+    )
+}
+
+pub fn probe(r: &ScanReport) -> String {
+    let i = &r.info;
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", i.path.display());
+    let _ = writeln!(s, "  format           {}", i.format);
+    let _ = writeln!(s, "  codec            {}", i.codec);
+    let _ = writeln!(s, "  sample_rate      {} Hz", i.sample_rate);
+    let _ = writeln!(s, "  channels         {}", i.channels);
+    if let Some(bits) = i.bits_per_sample {
+        let _ = writeln!(s, "  bits_per_sample  {bits}");
+    }
+    let _ = writeln!(s, "  frames           {}", r.frames);
+    let _ = writeln!(s, "  duration         {:.3} s", r.duration_seconds);
+    for (k, v) in &i.tags {
+        let _ = writeln!(s, "  tag {k:<12} {v}");
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "  warning: {w}");
+    }
+    s
+}
+
+pub fn loudness(r: &LoudnessOnly) -> String {
+    format!("{}: {}\n", r.path.display(), loudness_line(&r.loudness))
+}
+
+pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
+    let mut s = String::new();
+    let i = &r.input;
+    let _ = writeln!(
+        s,
+        "{}: {} {}, {} Hz, {} ch, {:.3} s",
+        i.path.display(),
+        i.format,
+        i.codec,
+        i.sample_rate,
+        i.channels,
+        i.duration_seconds
+    );
+    let l = &r.loudness;
+    let _ = writeln!(s, "  input   {}", loudness_line(&l.input));
+    if let Some(d) = &l.downmix {
+        let _ = writeln!(s, "  stereo  {}", loudness_line(d));
+    }
+    let reason = match l.gain.reason {
+        audiopack_pipeline::GainReason::Target => "to the target",
+        audiopack_pipeline::GainReason::PeakCeiling => "capped by the true-peak ceiling",
+        audiopack_pipeline::GainReason::Silence => "silence: no gain",
+    };
+    let limiter = if l.gain.limiter_engaged {
+        ", limiter on"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        s,
+        "  gain    {:+.2} dB ({reason}{limiter}; target {:.1} LUFS, ceiling {:.1} dBTP)",
+        l.gain.gain_db, l.config.target_lufs, l.config.true_peak_ceiling_dbtp
+    );
+    let _ = writeln!(s, "  output  {}", loudness_line(&l.output));
+    for rendition in &r.renditions {
+        let _ = writeln!(
+            s,
+            "  {:<10} {:>4} kbit/s target, {:>4} kbit/s measured, {:>9} bytes  {}",
+            rendition.name,
+            rendition.bitrate_target_bps / 1000,
+            rendition.bitrate_measured_bps / 1000,
+            rendition.bytes,
+            out.join(&rendition.file).display()
+        );
+    }
+    if verbose {
+        let _ = writeln!(
+            s,
+            "  {} frames at 48 kHz, pre-skip {}",
+            r.processing.output_frames,
+            r.renditions.first().map_or(0, |x| x.pre_skip)
+        );
+    }
+    for w in &i.warnings {
+        let _ = writeln!(s, "  warning: {w}");
+    }
+    let _ = writeln!(s, "  report  {}", out.join("report.json").display());
+    s
+}

@@ -1,0 +1,468 @@
+//! The decoding source: probe by content, validate, stream planar blocks.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use symphonia::core::codecs::CodecParameters;
+use symphonia::core::codecs::audio::well_known::{
+    CODEC_ID_MP3, CODEC_ID_PCM_F32BE, CODEC_ID_PCM_F32LE, CODEC_ID_PCM_F64BE, CODEC_ID_PCM_F64LE,
+};
+use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::meta::MetadataOptions;
+
+use crate::config::IngestConfig;
+use crate::error::IngestError;
+use crate::tags::read_tags;
+
+/// What the header says about a source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceInfo {
+    /// The file as given (used in every message).
+    pub path: PathBuf,
+    /// Container detected from content: `wav`, `aiff`, `flac`, `mp3`, `ogg`.
+    pub format: String,
+    /// Codec, e.g. `pcm_s24le`, `flac`, `mp3`, `vorbis`.
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    /// WAVEFORMATEXTENSIBLE speaker mask, when the file names positions.
+    pub channel_mask: Option<u32>,
+    /// Bits per sample of the coded PCM (None for lossy codecs and
+    /// plain float WAV).
+    pub bits_per_sample: Option<u32>,
+    /// Frames the header promises (after gapless trimming), if it says.
+    pub declared_frames: Option<u64>,
+    /// Descriptive tags under Vorbis comment names (TITLE, ARTIST, …).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A decoding stream over one source. Pull blocks with [`next_block`](Self::next_block).
+pub struct Source {
+    info: SourceInfo,
+    reader: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    strict: bool,
+    /// The header's length is exact (not an estimate), so a mismatch is an error.
+    exact_length: bool,
+    check_finite: bool,
+    max_frames: u64,
+    block: Vec<Vec<f32>>,
+    frames: u64,
+    finished: bool,
+    warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("info", &self.info)
+            .field("frames", &self.frames)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Source {
+    /// Opens and probes a file. The extension is ignored.
+    pub fn open(path: &Path, config: &IngestConfig) -> Result<Source, IngestError> {
+        let io_err = |source| IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io_err)?;
+        let meta = file.metadata().map_err(io_err)?;
+        if meta.is_dir() {
+            return Err(io_err(std::io::Error::other("is a directory")));
+        }
+        if meta.len() == 0 {
+            return Err(IngestError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        Self::from_media(path, Box::new(file), config)
+    }
+
+    /// Opens any symphonia media source (a file, an in-memory cursor, …);
+    /// `path` only names it in messages.
+    pub fn from_media(
+        path: &Path,
+        media: Box<dyn MediaSource>,
+        config: &IngestConfig,
+    ) -> Result<Source, IngestError> {
+        let path_buf = path.to_path_buf();
+        if media.byte_len() == Some(0) {
+            return Err(IngestError::Empty { path: path_buf });
+        }
+        let mss = MediaSourceStream::new(media, MediaSourceStreamOptions::default());
+        let mut reader = symphonia::default::get_probe()
+            .probe(
+                &Hint::new(),
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+            .map_err(|e| match e {
+                SymError::Unsupported(what) => IngestError::UnknownFormat {
+                    path: path_buf.clone(),
+                    detail: what.to_string(),
+                },
+                other => classify(&path_buf, other, "reading the header"),
+            })?;
+        let format = match reader.format_info().short_name {
+            "wave" => "wav",
+            other => other,
+        }
+        .to_string();
+        let track = reader
+            .default_track(TrackType::Audio)
+            .cloned()
+            .ok_or_else(|| IngestError::Unsupported {
+                path: path_buf.clone(),
+                detail: format!("the {format} file has no audio track"),
+            })?;
+        let params: AudioCodecParameters = match &track.codec_params {
+            Some(CodecParameters::Audio(p)) => p.clone(),
+            _ => {
+                return Err(IngestError::Unsupported {
+                    path: path_buf,
+                    detail: "the first track is not audio".into(),
+                });
+            }
+        };
+        let limits = &config.limits;
+        let malformed = |detail: String| IngestError::Malformed {
+            path: path_buf.clone(),
+            detail,
+        };
+        let limit = |detail: String| IngestError::Limit {
+            path: path_buf.clone(),
+            detail,
+        };
+        let sample_rate = params
+            .sample_rate
+            .filter(|&r| r > 0)
+            .ok_or_else(|| malformed("the header gives no sample rate".into()))?;
+        if sample_rate < limits.min_sample_rate || sample_rate > limits.max_sample_rate {
+            return Err(limit(format!(
+                "sample rate {sample_rate} Hz is outside {}..={} Hz",
+                limits.min_sample_rate, limits.max_sample_rate
+            )));
+        }
+        let channel_count = params.channels.as_ref().map_or(0, |c| c.count());
+        if channel_count == 0 {
+            return Err(malformed("the header declares no channels".into()));
+        }
+        if channel_count > usize::from(limits.max_channels) {
+            return Err(limit(format!(
+                "{channel_count} channels; at most {} are accepted",
+                limits.max_channels
+            )));
+        }
+        let channel_mask = match params.channels.as_ref() {
+            Some(symphonia::core::audio::Channels::Positioned(pos)) => {
+                Some((pos.bits() & 0xFFFF_FFFF) as u32)
+            }
+            _ => None,
+        };
+        let max_frames = (limits.max_duration_seconds * f64::from(sample_rate)) as u64;
+        if let Some(declared) = track.num_frames
+            && declared > max_frames
+        {
+            return Err(limit(format!(
+                "{:.1} s long; at most {:.0} s are accepted",
+                declared as f64 / f64::from(sample_rate),
+                limits.max_duration_seconds
+            )));
+        }
+        let is_mp3 = params.codec == CODEC_ID_MP3;
+        // MP3 without a LAME/Xing header: the length is a guess from the file
+        // size, so gapless trimming could cut real audio. No header, no delay
+        // to trim either, so decode everything.
+        let gapless = !(is_mp3 && track.delay.is_none());
+        let exact_length = !is_mp3 || track.delay.is_some();
+        let options = AudioDecoderOptions::default().gapless(gapless).verify(true);
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(&params, &options)
+            .map_err(|e| match e {
+                SymError::Unsupported(what) => IngestError::Unsupported {
+                    path: path_buf.clone(),
+                    detail: format!("codec: {what}"),
+                },
+                other => classify(&path_buf, other, "setting up the decoder"),
+            })?;
+        let codec = decoder.codec_info().short_name.to_string();
+        let check_finite = [
+            CODEC_ID_PCM_F32LE,
+            CODEC_ID_PCM_F32BE,
+            CODEC_ID_PCM_F64LE,
+            CODEC_ID_PCM_F64BE,
+        ]
+        .contains(&params.codec);
+        let tags = read_tags(reader.as_mut());
+        let info = SourceInfo {
+            path: path_buf,
+            format,
+            codec,
+            sample_rate,
+            channels: channel_count as u16,
+            channel_mask,
+            bits_per_sample: params.bits_per_sample,
+            declared_frames: track.num_frames,
+            tags,
+        };
+        Ok(Source {
+            info,
+            reader,
+            decoder,
+            track_id: track.id,
+            strict: config.strict,
+            exact_length,
+            check_finite,
+            max_frames,
+            block: Vec::new(),
+            frames: 0,
+            finished: false,
+            warnings: Vec::new(),
+        })
+    }
+
+    pub fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    /// Frames decoded so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// What lenient mode let through (empty in strict mode).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The next block of decoded audio: one `Vec` per channel, all the same
+    /// length (at least one frame). `None` once the stream ended and passed
+    /// its end checks.
+    pub fn next_block(&mut self) -> Result<Option<&[Vec<f32>]>, IngestError> {
+        if self.finished {
+            return Ok(None);
+        }
+        loop {
+            let packet = match self.reader.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => return self.end_of_stream().map(|()| None),
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return self.unexpected_end().map(|()| None);
+                }
+                Err(SymError::ResetRequired) => {
+                    return Err(IngestError::Unsupported {
+                        path: self.info.path.clone(),
+                        detail: "chained or multiplexed Ogg streams".into(),
+                    });
+                }
+                Err(e) => return Err(classify(&self.info.path, e, "demuxing")),
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(buf) => buf,
+                Err(e @ (SymError::DecodeError(_) | SymError::IoError(_))) => {
+                    if self.strict {
+                        return Err(self.corrupt(e.to_string()));
+                    }
+                    self.warnings.push(format!(
+                        "skipped an undecodable packet at {:.3} s ({e})",
+                        self.seconds(self.frames)
+                    ));
+                    continue;
+                }
+                Err(e) => return Err(classify(&self.info.path, e, "decoding")),
+            };
+            let frames = decoded.frames();
+            if frames == 0 {
+                continue;
+            }
+            if decoded.num_planes() != usize::from(self.info.channels)
+                || decoded.spec().rate() != self.info.sample_rate
+            {
+                let detail = format!(
+                    "the stream changes to {} channels at {} Hz mid-way",
+                    decoded.num_planes(),
+                    decoded.spec().rate()
+                );
+                return Err(IngestError::Unsupported {
+                    path: self.info.path.clone(),
+                    detail,
+                });
+            }
+            decoded.copy_to_vecs_planar::<f32>(&mut self.block);
+            if self.check_finite
+                && let Some(bad) = self.block.iter().flatten().position(|x| !x.is_finite())
+            {
+                let at = self.frames + (bad % frames) as u64;
+                return Err(IngestError::Corrupt {
+                    path: self.info.path.clone(),
+                    at_frame: at,
+                    at_seconds: self.seconds(at),
+                    detail: "a float sample is NaN or infinite".into(),
+                });
+            }
+            self.frames += frames as u64;
+            if self.frames > self.max_frames {
+                return Err(IngestError::Limit {
+                    path: self.info.path.clone(),
+                    detail: format!(
+                        "longer than {:.0} s (the header did not say)",
+                        self.max_frames as f64 / f64::from(self.info.sample_rate)
+                    ),
+                });
+            }
+            return Ok(Some(&self.block));
+        }
+    }
+
+    fn seconds(&self, frames: u64) -> f64 {
+        frames as f64 / f64::from(self.info.sample_rate)
+    }
+
+    fn corrupt(&self, detail: String) -> IngestError {
+        IngestError::Corrupt {
+            path: self.info.path.clone(),
+            at_frame: self.frames,
+            at_seconds: self.seconds(self.frames),
+            detail,
+        }
+    }
+
+    /// The data stopped before the container said it would.
+    fn unexpected_end(&mut self) -> Result<(), IngestError> {
+        if self.strict {
+            return Err(match self.info.declared_frames {
+                Some(expected) if expected > self.frames => IngestError::Truncated {
+                    path: self.info.path.clone(),
+                    expected,
+                    decoded: self.frames,
+                },
+                _ => IngestError::Malformed {
+                    path: self.info.path.clone(),
+                    detail: format!("the data ends mid-stream after {} frames", self.frames),
+                },
+            });
+        }
+        self.warnings
+            .push(format!("the data ends early, after {} frames", self.frames));
+        self.finished = true;
+        self.check_not_empty()
+    }
+
+    /// Clean end: the length and checksum must match what the header said.
+    fn end_of_stream(&mut self) -> Result<(), IngestError> {
+        self.finished = true;
+        self.check_not_empty()?;
+        if let Some(expected) = self.info.declared_frames
+            && self.exact_length
+            && expected != self.frames
+        {
+            let err = if self.frames < expected {
+                IngestError::Truncated {
+                    path: self.info.path.clone(),
+                    expected,
+                    decoded: self.frames,
+                }
+            } else {
+                IngestError::Malformed {
+                    path: self.info.path.clone(),
+                    detail: format!(
+                        "the header promises {expected} frames but {} were decoded",
+                        self.frames
+                    ),
+                }
+            };
+            if self.strict {
+                return Err(err);
+            }
+            self.warnings.push(err.to_string());
+        }
+        if self.decoder.finalize().verify_ok == Some(false) {
+            let err =
+                self.corrupt("the decoded audio does not match the MD5 in the FLAC header".into());
+            if self.strict {
+                return Err(err);
+            }
+            self.warnings.push(err.to_string());
+        }
+        Ok(())
+    }
+
+    fn check_not_empty(&self) -> Result<(), IngestError> {
+        if self.frames == 0 {
+            return Err(IngestError::Malformed {
+                path: self.info.path.clone(),
+                detail: "the stream holds no audio samples".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Maps a symphonia error to ours, naming what we were doing.
+fn classify(path: &Path, error: SymError, doing: &str) -> IngestError {
+    let path = path.to_path_buf();
+    match error {
+        SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            IngestError::Malformed {
+                path,
+                detail: format!("{doing}: the file ends inside its header or a packet"),
+            }
+        }
+        SymError::IoError(source) => IngestError::Io { path, source },
+        SymError::DecodeError(what) => IngestError::Malformed {
+            path,
+            detail: format!("{doing}: {what}"),
+        },
+        SymError::Unsupported(what) => IngestError::Unsupported {
+            path,
+            detail: format!("{doing}: {what}"),
+        },
+        SymError::LimitError(what) => IngestError::Limit {
+            path,
+            detail: format!("{doing}: {what}"),
+        },
+        other => IngestError::Malformed {
+            path,
+            detail: format!("{doing}: {other}"),
+        },
+    }
+}
+
+/// What [`scan`] found: the header facts and the exact decoded length.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanReport {
+    #[serde(flatten)]
+    pub info: SourceInfo,
+    /// Decoded frames per channel, after gapless trimming.
+    pub frames: u64,
+    pub duration_seconds: f64,
+    pub warnings: Vec<String>,
+}
+
+/// Decodes a whole file once (strictly, unless configured otherwise) and
+/// reports its facts and exact length.
+pub fn scan(path: &Path, config: &IngestConfig) -> Result<ScanReport, IngestError> {
+    let mut source = Source::open(path, config)?;
+    while source.next_block()?.is_some() {}
+    let frames = source.frames();
+    Ok(ScanReport {
+        duration_seconds: frames as f64 / f64::from(source.info.sample_rate),
+        frames,
+        warnings: source.warnings.clone(),
+        info: source.info.clone(),
+    })
+}

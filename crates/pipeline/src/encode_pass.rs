@@ -1,0 +1,322 @@
+//! Pass 2: decode again, process once, fan the 48 kHz stream out to one
+//! encoder thread per rendition (and a meter thread) over bounded channels.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use audiopack_encode::{
+    EncodeError, Ladder, LoudnessMeter, LoudnessReport, OPUS_RATE, OggOpusWriter, OpusEncoder,
+    OpusHead, Resampler, Rung, Speaker, StereoDownmix, TruePeakLimiter, apply_gain,
+    opus_tags_packet,
+};
+use audiopack_ingest::Source;
+
+use crate::error::JobError;
+use crate::progress::Progress;
+
+/// Blocks in flight per consumer. With ~4 k-frame blocks this is well under
+/// a megabyte per rendition, and it lets the decoder run a little ahead.
+const CHANNEL_BLOCKS: usize = 8;
+
+type Block = Arc<Vec<Vec<f32>>>;
+
+pub(crate) struct EncodePlan<'a> {
+    pub gain: f32,
+    /// True-peak ceiling for the limiter, when it is engaged.
+    pub limiter_ceiling_dbtp: Option<f64>,
+    pub downmix: Option<StereoDownmix>,
+    pub ladder: &'a Ladder,
+    pub out_dir: &'a Path,
+    pub vendor: &'a str,
+    pub tags: Vec<(String, String)>,
+}
+
+pub(crate) struct RenditionOutcome {
+    pub rung: Rung,
+    pub file_name: String,
+    pub file_bytes: u64,
+    pub audio_bytes: u64,
+    pub packets: u64,
+    pub pre_skip: u16,
+    pub frames: u64,
+}
+
+pub(crate) struct EncodeOutcome {
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub output_loudness: LoudnessReport,
+    pub renditions: Vec<RenditionOutcome>,
+}
+
+/// Why the producer stopped early.
+enum Stop {
+    Failed(JobError),
+    /// A consumer hung up: its own error says why.
+    ConsumerGone,
+}
+
+pub(crate) fn encode(
+    source: &mut Source,
+    plan: &EncodePlan<'_>,
+    progress: &dyn Progress,
+) -> Result<EncodeOutcome, JobError> {
+    let info = source.info().clone();
+    let channels_out = plan.ladder.rungs[0].channels;
+    std::thread::scope(|scope| {
+        let mut senders: Vec<SyncSender<Block>> = Vec::new();
+        let mut encoders = Vec::new();
+        for &rung in &plan.ladder.rungs {
+            let (tx, rx) = sync_channel::<Block>(CHANNEL_BLOCKS);
+            senders.push(tx);
+            let file_name = format!("{}.opus", rung.name());
+            let path = plan.out_dir.join(&file_name);
+            let head = OpusHead {
+                channels: rung.channels,
+                pre_skip: 0, // set from the encoder inside the thread
+                input_sample_rate: info.sample_rate,
+                output_gain_q8: 0,
+            };
+            let tags = opus_tags_packet(plan.vendor, &plan.tags);
+            let input = info.path.clone();
+            encoders.push(
+                scope.spawn(move || encode_rendition(rx, rung, head, tags, path, file_name, input)),
+            );
+        }
+        let (meter_tx, meter_rx) = sync_channel::<Block>(CHANNEL_BLOCKS);
+        senders.push(meter_tx);
+        let meter_input = info.path.clone();
+        let meter = scope.spawn(move || measure_output(meter_rx, channels_out, meter_input));
+
+        let produced = produce(source, plan, usize::from(channels_out), &senders, progress);
+        drop(senders);
+
+        let mut renditions = Vec::new();
+        let mut first_error = None;
+        for handle in encoders {
+            match join(handle, &info.path) {
+                Ok(r) => renditions.push(r),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let loudness = join(meter, &info.path);
+        let (frames_in, frames_out) = match produced {
+            Ok(counts) => counts,
+            Err(Stop::Failed(e)) => return Err(e),
+            Err(Stop::ConsumerGone) => {
+                return Err(first_error
+                    .or(loudness.err())
+                    .unwrap_or_else(|| JobError::Internal {
+                        input: info.path.clone(),
+                        message: "an encoder stopped without saying why".into(),
+                    }));
+            }
+        };
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        Ok(EncodeOutcome {
+            frames_in,
+            frames_out,
+            output_loudness: loudness?,
+            renditions,
+        })
+    })
+}
+
+fn join<T>(
+    handle: std::thread::ScopedJoinHandle<'_, Result<T, JobError>>,
+    input: &Path,
+) -> Result<T, JobError> {
+    handle.join().unwrap_or_else(|panic| {
+        Err(JobError::Internal {
+            input: input.to_path_buf(),
+            message: format!(
+                "worker thread panicked: {}",
+                crate::job::panic_message(panic.as_ref())
+            ),
+        })
+    })
+}
+
+/// Decode → (downmix) → resample → gain → (limiter) → every consumer.
+/// Returns (input frames, output frames).
+fn produce(
+    source: &mut Source,
+    plan: &EncodePlan<'_>,
+    channels_out: usize,
+    senders: &[SyncSender<Block>],
+    progress: &dyn Progress,
+) -> Result<(u64, u64), Stop> {
+    let info = source.info().clone();
+    let failed = |stage: &str, source: EncodeError| {
+        Stop::Failed(JobError::Encode {
+            input: info.path.clone(),
+            stage: stage.to_string(),
+            source,
+        })
+    };
+    let mut resampler = Resampler::new(info.sample_rate, OPUS_RATE, channels_out)
+        .map_err(|e| failed("resampler", e))?;
+    let mut limiter = plan
+        .limiter_ceiling_dbtp
+        .map(|ceiling| TruePeakLimiter::new(ceiling, OPUS_RATE, channels_out));
+    let mut mix = [Vec::new(), Vec::new()];
+    let mut frames_out = 0u64;
+    let mut emit = |mut block: Vec<Vec<f32>>,
+                    limiter: &mut Option<TruePeakLimiter>,
+                    last: bool|
+     -> Result<(), Stop> {
+        apply_gain(&mut block, plan.gain);
+        if let Some(lim) = limiter.as_mut() {
+            let mut limited = vec![Vec::with_capacity(block[0].len()); channels_out];
+            lim.push(&block, &mut limited);
+            if last {
+                lim.finish(&mut limited);
+            }
+            block = limited;
+        }
+        if block[0].is_empty() {
+            return Ok(());
+        }
+        frames_out += block[0].len() as u64;
+        let block = Arc::new(block);
+        for tx in senders {
+            tx.send(Arc::clone(&block))
+                .map_err(|_| Stop::ConsumerGone)?;
+        }
+        Ok(())
+    };
+    progress.start("encoding", source.info().declared_frames);
+    loop {
+        let block = match source.next_block() {
+            Ok(Some(block)) => block,
+            Ok(None) => break,
+            Err(e) => return Err(Stop::Failed(e.into())),
+        };
+        let frames = block[0].len();
+        let input: &[Vec<f32>] = match &plan.downmix {
+            Some(dm) => {
+                dm.process(block, &mut mix);
+                &mix
+            }
+            None => block,
+        };
+        let mut out = vec![Vec::with_capacity(frames * 2); channels_out];
+        resampler
+            .push(input, &mut out)
+            .map_err(|e| failed("resampler", e))?;
+        emit(out, &mut limiter, false)?;
+        progress.advance(frames as u64);
+    }
+    let mut tail = vec![Vec::new(); channels_out];
+    resampler
+        .finish(&mut tail)
+        .map_err(|e| failed("resampler", e))?;
+    emit(tail, &mut limiter, true)?;
+    progress.finish();
+    Ok((source.frames(), frames_out))
+}
+
+fn encode_rendition(
+    rx: Receiver<Block>,
+    rung: Rung,
+    mut head: OpusHead,
+    tags: Vec<u8>,
+    path: PathBuf,
+    file_name: String,
+    input: PathBuf,
+) -> Result<RenditionOutcome, JobError> {
+    let stage = format!("rendition {}", rung.name());
+    let encode_err = |source: EncodeError| match source {
+        EncodeError::Io(source) => JobError::Output {
+            path: path.clone(),
+            action: "writing",
+            source,
+        },
+        source => JobError::Encode {
+            input: input.clone(),
+            stage: stage.clone(),
+            source,
+        },
+    };
+    let file = File::create(&path).map_err(|source| JobError::Output {
+        path: path.clone(),
+        action: "creating",
+        source,
+    })?;
+    let mut encoder = OpusEncoder::new(rung).map_err(encode_err)?;
+    head.pre_skip = encoder.pre_skip();
+    let serial = stable_serial(&rung.name());
+    let mut writer = OggOpusWriter::new(
+        BufWriter::with_capacity(64 * 1024, file),
+        serial,
+        head,
+        tags,
+    )
+    .map_err(encode_err)?;
+    let mut packets = Vec::new();
+    let mut count = 0u64;
+    for block in rx {
+        encoder.push(&block, &mut packets).map_err(encode_err)?;
+        count += packets.len() as u64;
+        for p in packets.drain(..) {
+            writer.write(p).map_err(encode_err)?;
+        }
+    }
+    encoder.finish(&mut packets).map_err(encode_err)?;
+    count += packets.len() as u64;
+    for p in packets.drain(..) {
+        writer.write(p).map_err(encode_err)?;
+    }
+    let audio_bytes = writer.audio_bytes();
+    let frames = encoder.frames_in();
+    let mut sink = writer.finish(frames).map_err(encode_err)?;
+    let write_err = |source| JobError::Output {
+        path: path.clone(),
+        action: "writing",
+        source,
+    };
+    sink.flush().map_err(write_err)?;
+    let file = sink.into_inner().map_err(|e| write_err(e.into_error()))?;
+    let file_bytes = file.metadata().map_err(write_err)?.len();
+    Ok(RenditionOutcome {
+        rung,
+        file_name,
+        file_bytes,
+        audio_bytes,
+        packets: count,
+        pre_skip: head.pre_skip,
+        frames,
+    })
+}
+
+fn measure_output(
+    rx: Receiver<Block>,
+    channels: u8,
+    input: PathBuf,
+) -> Result<LoudnessReport, JobError> {
+    let encode_err = |source| JobError::Encode {
+        input: input.clone(),
+        stage: "output loudness".into(),
+        source,
+    };
+    let mut meter = LoudnessMeter::new(OPUS_RATE, &Speaker::default_layout(usize::from(channels)))
+        .map_err(encode_err)?;
+    for block in rx {
+        meter.push(&block).map_err(encode_err)?;
+    }
+    meter.report().map_err(encode_err)
+}
+
+/// A deterministic Ogg serial number per rendition (FNV-1a of its name), so
+/// reruns are byte-identical and renditions differ from each other.
+fn stable_serial(name: &str) -> u32 {
+    name.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}

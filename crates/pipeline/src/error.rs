@@ -1,0 +1,72 @@
+use std::path::PathBuf;
+
+use audiopack_encode::EncodeError;
+use audiopack_ingest::{ErrorKind, IngestError};
+use thiserror::Error;
+
+/// What the caller (and the CLI's exit code) can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobErrorKind {
+    BadInput,
+    Unsupported,
+    Limit,
+    /// Reading the input or writing the output failed.
+    Io,
+    Config,
+    /// A bug: a panic or an encoder failure on valid input.
+    Internal,
+}
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum JobError {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error("{input}: {stage}: {source}")]
+    Encode {
+        input: PathBuf,
+        stage: String,
+        #[source]
+        source: EncodeError,
+    },
+    #[error("{path}: {action}: {source}")]
+    Output {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: already exists and is not an audiopack output directory; refusing to replace it"
+    )]
+    OutputExists { path: PathBuf },
+    #[error("{input}: the input changed between the two passes ({first} frames, then {second})")]
+    InputChanged {
+        input: PathBuf,
+        first: u64,
+        second: u64,
+    },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("{input}: internal error (please report): {message}")]
+    Internal { input: PathBuf, message: String },
+}
+
+impl JobError {
+    pub fn kind(&self) -> JobErrorKind {
+        match self {
+            JobError::Ingest(e) => match e.kind() {
+                ErrorKind::BadInput => JobErrorKind::BadInput,
+                ErrorKind::Unsupported => JobErrorKind::Unsupported,
+                ErrorKind::Limit => JobErrorKind::Limit,
+                ErrorKind::Io => JobErrorKind::Io,
+                ErrorKind::Config => JobErrorKind::Config,
+            },
+            JobError::Encode { .. } | JobError::Internal { .. } => JobErrorKind::Internal,
+            JobError::Output { .. }
+            | JobError::OutputExists { .. }
+            | JobError::InputChanged { .. } => JobErrorKind::Io,
+            JobError::Config(_) => JobErrorKind::Config,
+        }
+    }
+}
