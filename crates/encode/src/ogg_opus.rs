@@ -121,7 +121,7 @@ impl<W: Write> OggOpusWriter<W> {
     fn emit(&mut self, data: Vec<u8>) -> Result<(), EncodeError> {
         self.packets += 1;
         let granule = self.packets * OPUS_FRAME_SAMPLES as u64;
-        let end = if self.packets % PACKETS_PER_PAGE == 0 {
+        let end = if self.packets.is_multiple_of(PACKETS_PER_PAGE) {
             PacketWriteEndInfo::EndPage
         } else {
             PacketWriteEndInfo::NormalPacket

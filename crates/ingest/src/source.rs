@@ -419,7 +419,7 @@ fn classify(path: &Path, error: SymError, doing: &str) -> IngestError {
         SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             IngestError::Malformed {
                 path,
-                detail: format!("{doing}: the file ends inside its header or a packet"),
+                detail: format!("{doing}: truncated: the file ends inside its header or a packet"),
             }
         }
         SymError::IoError(source) => IngestError::Io { path, source },

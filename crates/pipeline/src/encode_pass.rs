@@ -23,11 +23,15 @@ const CHANNEL_BLOCKS: usize = 8;
 
 type Block = Arc<Vec<Vec<f32>>>;
 
+#[derive(Clone)]
 pub(crate) struct EncodePlan<'a> {
     pub gain: f32,
     /// True-peak ceiling for the limiter, when it is engaged.
     pub limiter_ceiling_dbtp: Option<f64>,
     pub downmix: Option<StereoDownmix>,
+    /// 1 or 2: what the renditions (and the output meter) carry.
+    pub channels_out: u8,
+    /// The renditions to encode; empty for a measuring-only pass.
     pub ladder: &'a Ladder,
     pub out_dir: &'a Path,
     pub vendor: &'a str,
@@ -64,7 +68,7 @@ pub(crate) fn encode(
     progress: &dyn Progress,
 ) -> Result<EncodeOutcome, JobError> {
     let info = source.info().clone();
-    let channels_out = plan.ladder.rungs[0].channels;
+    let channels_out = plan.channels_out;
     std::thread::scope(|scope| {
         let mut senders: Vec<SyncSender<Block>> = Vec::new();
         let mut encoders = Vec::new();

@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use audiopack_encode::{
-    LoudnessReport, OPUS_RATE, db_to_linear, libopus_version, plan_gain, resampled_len,
+    Ladder, LoudnessReport, OPUS_RATE, db_to_linear, libopus_version, plan_gain, resampled_len,
 };
 use audiopack_ingest::{IngestConfig, ScanReport, Source, scan};
 use serde::Serialize;
@@ -112,12 +112,13 @@ fn run_into(
         env!("CARGO_PKG_VERSION"),
         libopus_version()
     );
-    let plan = EncodePlan {
+    let mut plan = EncodePlan {
         gain: db_to_linear(gain.gain_db),
         limiter_ceiling_dbtp: gain
             .limiter_engaged
             .then_some(config.normalize.true_peak_ceiling_dbtp),
         downmix,
+        channels_out,
         ladder: &ladder,
         out_dir: dir,
         vendor: &vendor,
@@ -127,6 +128,34 @@ fn run_into(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     };
+    let mut gain = gain;
+    if gain.limiter_engaged {
+        // Limiting takes loudness away with the peaks. Measure how much on a
+        // dry run (no encoding) and add it back, so --limiter lands on the
+        // target; the limiter still holds the ceiling.
+        for _ in 0..2 {
+            let mut dry_source = Source::open(input, &config.ingest)?;
+            let empty = Ladder { rungs: Vec::new() };
+            let dry = encode(
+                &mut dry_source,
+                &EncodePlan {
+                    ladder: &empty,
+                    ..plan.clone()
+                },
+                progress,
+            )?;
+            let Some(reached) = dry.output_loudness.integrated_lufs else {
+                break;
+            };
+            let shortfall = config.normalize.target_lufs - reached;
+            if shortfall.abs() < 0.05 {
+                break;
+            }
+            gain.gain_db += shortfall;
+            plan.gain = db_to_linear(gain.gain_db);
+        }
+        gain.expected_integrated_lufs = Some(config.normalize.target_lufs);
+    }
     let outcome = encode(&mut source, &plan, progress)?;
     if outcome.frames_in != measured.frames {
         return Err(JobError::InputChanged {

@@ -1,0 +1,155 @@
+//! Shared helpers for the CLI tests: the real binary, the fixtures, and
+//! ffmpeg/ffprobe as the outside oracle. The README's test command installs
+//! ffmpeg; a missing oracle fails the test loudly instead of skipping it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_audiopack"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name)
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("running audiopack")
+}
+
+/// Runs audiopack, asserts success, parses stdout as JSON.
+pub fn run_json(args: &[&str]) -> serde_json::Value {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "audiopack {args:?} failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+fn tool(name: &str) -> Command {
+    let probe = Command::new(name).arg("-version").output();
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "{name} is required by the tests: run scripts/test.sh, which installs it"
+    );
+    Command::new(name)
+}
+
+/// Decodes any file with ffmpeg to interleaved f32; returns (samples, channels).
+pub fn ffmpeg_decode(path: &Path) -> (Vec<f32>, usize) {
+    let channels = ffprobe_stream(path, "channels")
+        .parse::<usize>()
+        .expect("channels");
+    let out = tool("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "f32le", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg could not decode {}",
+        path.display()
+    );
+    let samples = out
+        .stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    (samples, channels)
+}
+
+/// Frames per channel ffmpeg decodes from a file.
+pub fn ffmpeg_frames(path: &Path) -> u64 {
+    let (samples, channels) = ffmpeg_decode(path);
+    (samples.len() / channels) as u64
+}
+
+/// One field of the first audio stream, as ffprobe prints it.
+pub fn ffprobe_stream(path: &Path, field: &str) -> String {
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-select_streams", "a:0", "-show_entries"])
+        .arg(format!("stream={field}"))
+        .args(["-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// ffmpeg's `ebur128` filter's view of a file (optionally after a filter
+/// such as a downmix): integrated LUFS, LRA, true peak dBTP, sample peak dBFS.
+#[derive(Debug, Clone, Copy)]
+pub struct Loudness {
+    pub integrated: f64,
+    pub range: f64,
+    pub true_peak: f64,
+    pub sample_peak: f64,
+}
+
+pub fn ffmpeg_loudness(path: &Path, pre_filter: Option<&str>) -> Loudness {
+    let meta = tempfile::NamedTempFile::new().expect("temp file");
+    let filter = format!(
+        "{}ebur128=metadata=1:peak=true+sample,ametadata=mode=print:file={}",
+        pre_filter.map(|f| format!("{f},")).unwrap_or_default(),
+        meta.path().display()
+    );
+    let out = tool("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(path)
+        .args(["-af", &filter, "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg ebur128 failed on {}",
+        path.display()
+    );
+    let text = std::fs::read_to_string(meta.path()).expect("metadata file");
+    let mut l = Loudness {
+        integrated: f64::NEG_INFINITY,
+        range: 0.0,
+        true_peak: 0.0,
+        sample_peak: 0.0,
+    };
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let Ok(v) = value.parse::<f64>() else {
+            continue;
+        };
+        match key {
+            "lavfi.r128.I" => l.integrated = v,
+            "lavfi.r128.LRA" => l.range = v,
+            "lavfi.r128.true_peak" => l.true_peak = l.true_peak.max(v),
+            "lavfi.r128.sample_peak" => l.sample_peak = l.sample_peak.max(v),
+            _ => {}
+        }
+    }
+    l.true_peak = 20.0 * l.true_peak.log10();
+    l.sample_peak = 20.0 * l.sample_peak.log10();
+    l
+}
+
+/// round(n · 48000 / rate), the exact length every rendition must have.
+pub fn len_at_48k(frames: u64, rate: u64) -> u64 {
+    (frames * 48_000 + rate / 2) / rate
+}
+
+/// No staging directory (`.NAME.audiopack-PID`) left next to `out`.
+pub fn assert_no_staging_left(out: &Path) {
+    let parent = out.parent().expect("parent");
+    let leftovers: Vec<_> = std::fs::read_dir(parent)
+        .expect("read parent")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".audiopack-"))
+        .collect();
+    assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+}
