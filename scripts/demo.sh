@@ -7,5 +7,4 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh build
 out="${1:-out/demo}"
 cargo build --release --locked -q -p audiopack-cli
-rm -rf "$out"
 target/release/audiopack ingest fixtures/demo.flac --out "$out"
