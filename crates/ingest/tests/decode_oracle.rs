@@ -8,7 +8,9 @@ use std::process::Command;
 use audiopack_ingest::{ErrorKind, IngestConfig, Source};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(name)
 }
 
 /// Interleaved f32 from ffmpeg (the outside oracle).
@@ -74,7 +76,11 @@ fn lossy_fixtures_match_ffmpeg_closely() {
         let ours = decode_interleaved(&mut source);
         let theirs = ffmpeg_f32(&path);
         assert_eq!(ours.len(), theirs.len(), "{name}: gapless length");
-        let err: f64 = ours.iter().zip(&theirs).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>();
+        let err: f64 = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum::<f64>();
         let sig: f64 = theirs.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>();
         let snr = 10.0 * (sig / err.max(1e-30)).log10();
         assert!(snr > 60.0, "{name}: decoders agree only to {snr:.1} dB");
@@ -103,14 +109,22 @@ fn float_wav(channels: u16, rate: u32, samples: &[f32]) -> Vec<u8> {
     w
 }
 
-fn open_bytes(bytes: Vec<u8>, config: &IngestConfig) -> Result<Source, audiopack_ingest::IngestError> {
-    Source::from_media(Path::new("memory.wav"), Box::new(Cursor::new(bytes)), config)
+fn open_bytes(
+    bytes: Vec<u8>,
+    config: &IngestConfig,
+) -> Result<Source, audiopack_ingest::IngestError> {
+    Source::from_media(
+        Path::new("memory.wav"),
+        Box::new(Cursor::new(bytes)),
+        config,
+    )
 }
 
 #[test]
 fn in_memory_wav_roundtrip() {
     let samples: Vec<f32> = (0..2000).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
-    let mut source = open_bytes(float_wav(2, 44_100, &samples), &IngestConfig::default()).expect("open");
+    let mut source =
+        open_bytes(float_wav(2, 44_100, &samples), &IngestConfig::default()).expect("open");
     assert_eq!(source.info().channels, 2);
     assert_eq!(source.info().declared_frames, Some(1000));
     assert_eq!(decode_interleaved(&mut source), samples);
@@ -120,7 +134,8 @@ fn in_memory_wav_roundtrip() {
 fn nan_samples_are_corrupt_input() {
     let mut samples = vec![0.1f32; 2000];
     samples[1501] = f32::NAN;
-    let mut source = open_bytes(float_wav(2, 44_100, &samples), &IngestConfig::default()).expect("open");
+    let mut source =
+        open_bytes(float_wav(2, 44_100, &samples), &IngestConfig::default()).expect("open");
     let err = loop {
         match source.next_block() {
             Ok(Some(_)) => continue,
@@ -130,7 +145,10 @@ fn nan_samples_are_corrupt_input() {
     };
     assert_eq!(err.kind(), ErrorKind::BadInput);
     let text = err.to_string();
-    assert!(text.contains("memory.wav") && text.contains("NaN") && text.contains("frame 750"), "{text}");
+    assert!(
+        text.contains("memory.wav") && text.contains("NaN") && text.contains("frame 750"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -143,7 +161,8 @@ fn limits_come_from_the_config() {
         },
         ..Default::default()
     };
-    let err = open_bytes(float_wav(2, 44_100, &samples), &config).expect_err("over the channel limit");
+    let err =
+        open_bytes(float_wav(2, 44_100, &samples), &config).expect_err("over the channel limit");
     assert_eq!(err.kind(), ErrorKind::Limit);
     let bad = IngestConfig {
         limits: audiopack_ingest::Limits {
@@ -152,5 +171,8 @@ fn limits_come_from_the_config() {
         },
         ..Default::default()
     };
-    assert_eq!(bad.validate().expect_err("invalid").kind(), ErrorKind::Config);
+    assert_eq!(
+        bad.validate().expect_err("invalid").kind(),
+        ErrorKind::Config
+    );
 }
