@@ -7,4 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh test
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -q -- -D warnings
-cargo test --workspace --locked
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+# One closing line over every test binary (cargo prints one per binary, the
+# last of which is often an empty doc-test run).
+awk '/^test result:/ {p += $4; f += $6} END {printf "\n%d passed, %d failed\n", p, f}' "$log"
