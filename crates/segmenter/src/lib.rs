@@ -1,16 +1,38 @@
 //! # audiopack-segmenter
 //!
-//! CMAF packaging (the packaging issue; not implemented yet). The plan, so
-//! the encode side can be built to fit:
+//! CMAF fragmented MP4 for audiopack renditions. Pure: encoded packets in,
+//! bytes out; no files, no clocks (creation times are 0), so the same input
+//! gives byte-identical segments.
 //!
-//! * Pure: encoded packets with their durations in, bytes out. No files.
-//! * Per rendition an init segment (`ftyp` with CMAF brands, `moov` with
-//!   `mvhd`, `trak`/`edts`/`elst`, `mdia` at timescale 48 000 for Opus or the
-//!   source rate for FLAC, `Opus`+`dOps` or `fLaC`+`dfLa`, `sgpd` roll,
-//!   `mvex`/`trex`) and media segments (`styp`, `moof` with `tfhd`
-//!   default-base-is-moof, `tfdt`, `trun`, `sbgp`; `mdat`), written with
-//!   `mp4-atom`.
-//! * Gapless: `elst` media_time = the Opus pre-skip
-//!   ([`OpusEncoder::pre_skip`](../audiopack_encode/struct.OpusEncoder.html)),
-//!   segment_duration = the exact output length; roll distance −4 packets.
-//! * Segment boundaries on whole 20 ms packets, identical for every rendition.
+//! ## Status
+//!
+//! Opus is done at the box level: [`opus_init_segment`] and the
+//! [`Fragmenter`] that cuts media segments. Still to come (packaging issue):
+//! the FLAC tier (`fLaC` + `dfLa`), `ludt` loudness boxes, the single-file
+//! layout with `sidx`, and wiring into the job and the manifests.
+//!
+//! ## Layout written
+//!
+//! * Init segment: `ftyp` (`iso6`, `cmfc`, `opus`), `moov` with `mvhd`
+//!   (timescale 48 000), `mvex/mehd/trex`, one `trak`: `tkhd`, `edts/elst`,
+//!   `mdia` (`mdhd` timescale 48 000, `hdlr soun`, `minf/smhd/dinf/stbl`),
+//!   `stsd` with `Opus` + `dOps`, and an `sgpd` of grouping type `roll`.
+//! * Media segment: `styp`, `moof` (`mfhd`, `traf` with `tfhd`
+//!   default-base-is-moof, `tfdt`, `trun` with per-sample sizes, `sbgp`
+//!   mapping every sample to the roll group), `mdat`.
+//!
+//! ## Gapless
+//!
+//! The edit list starts the presentation at `media_time = pre_skip` and lasts
+//! exactly the real length (`segment_duration`), which is how players drop
+//! the encoder delay at the start and the padding at the end. Opus needs
+//! 80 ms of pre-roll to converge after a seek: `roll_distance = −4` packets of
+//! 20 ms (the unit is samples of the track, i.e. packets, not ticks).
+
+mod error;
+mod fragment;
+mod init;
+
+pub use error::SegmentError;
+pub use fragment::{Fragmenter, MediaSegment};
+pub use init::{OPUS_ROLL_DISTANCE, OpusTrack, opus_init_segment};

@@ -1,0 +1,138 @@
+//! Media segments: `styp` + `moof` + `mdat`, one track, one `trun`.
+
+use mp4_atom::{
+    Atom, Encode, Header, Mdat, Mfhd, Moof, Sbgp, SbgpEntry, Styp, Tfdt, Tfhd, Traf, Trun,
+    TrunEntry,
+};
+
+use crate::error::SegmentError;
+use crate::init::TRACK_ID;
+
+/// Sample flags for audio: every sample is a sync sample that depends on
+/// no other (sample_depends_on = 2).
+const SYNC_SAMPLE_FLAGS: u32 = 0x0200_0000;
+
+/// One finished media segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaSegment {
+    /// 1-based, as in `mfhd`.
+    pub sequence: u32,
+    /// Decode time of the first sample, in track ticks.
+    pub base_media_decode_time: u64,
+    /// Sum of the sample durations, in track ticks.
+    pub duration: u64,
+    pub samples: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// Collects samples and cuts them into media segments on request; the
+/// caller decides where segments end (aligned across renditions).
+#[derive(Debug, Default)]
+pub struct Fragmenter {
+    sequence: u32,
+    next_time: u64,
+    entries: Vec<TrunEntry>,
+    payload: Vec<u8>,
+    pending_duration: u64,
+}
+
+impl Fragmenter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one sample (an Opus packet or a FLAC frame) of `duration` ticks.
+    pub fn push(&mut self, sample: &[u8], duration: u32) {
+        self.entries.push(TrunEntry {
+            duration: Some(duration),
+            size: Some(sample.len() as u32),
+            ..Default::default()
+        });
+        self.payload.extend_from_slice(sample);
+        self.pending_duration += u64::from(duration);
+    }
+
+    /// Ticks collected since the last cut.
+    pub fn pending_duration(&self) -> u64 {
+        self.pending_duration
+    }
+
+    /// Cuts a media segment from the collected samples (`None` if empty).
+    pub fn cut(&mut self) -> Result<Option<MediaSegment>, SegmentError> {
+        if self.entries.is_empty() {
+            return Ok(None);
+        }
+        self.sequence += 1;
+        let samples = self.entries.len() as u32;
+        let mut moof = Moof {
+            mfhd: Mfhd {
+                sequence_number: self.sequence,
+            },
+            traf: vec![Traf {
+                tfhd: Tfhd {
+                    track_id: TRACK_ID,
+                    default_sample_flags: Some(SYNC_SAMPLE_FLAGS),
+                    default_base_is_moof: true,
+                    ..Default::default()
+                },
+                tfdt: Some(Tfdt {
+                    base_media_decode_time: self.next_time,
+                }),
+                trun: vec![Trun {
+                    data_offset: Some(0),
+                    samples: std::mem::take(&mut self.entries).into(),
+                }],
+                sbgp: vec![Sbgp {
+                    grouping_type: b"roll".into(),
+                    grouping_type_parameter: None,
+                    entries: vec![SbgpEntry {
+                        sample_count: samples,
+                        group_description_index: 1,
+                    }],
+                }],
+                ..Default::default()
+            }],
+        };
+        let mp4 = |what| move |source| SegmentError::Mp4 { what, source };
+        // The trun data offset counts from the moof start to the first
+        // payload byte: the moof's own size plus the 8-byte mdat header.
+        let mut probe = Vec::new();
+        moof.encode(&mut probe).map_err(mp4("moof"))?;
+        let offset = i32::try_from(probe.len() + 8)
+            .map_err(|_| SegmentError::Limit("moof larger than 2 GiB".into()))?;
+        moof.traf[0].trun[0].data_offset = Some(offset);
+
+        let styp = Styp {
+            major_brand: b"cmfs".into(),
+            minor_version: 0,
+            compatible_brands: vec![b"cmfs".into(), b"msdh".into()],
+        };
+        let mut bytes = Vec::with_capacity(probe.len() + self.payload.len() + 64);
+        styp.encode(&mut bytes).map_err(mp4("styp"))?;
+        moof.encode(&mut bytes).map_err(mp4("moof"))?;
+        if self.payload.len() > u32::MAX as usize - 8 {
+            return Err(SegmentError::Limit(
+                "media segment payload over 4 GiB".into(),
+            ));
+        }
+        Header {
+            kind: Mdat::KIND,
+            size: Some(self.payload.len()),
+        }
+        .encode(&mut bytes)
+        .map_err(mp4("mdat"))?;
+        bytes.extend_from_slice(&self.payload);
+        self.payload.clear();
+
+        let segment = MediaSegment {
+            sequence: self.sequence,
+            base_media_decode_time: self.next_time,
+            duration: self.pending_duration,
+            samples,
+            bytes,
+        };
+        self.next_time += self.pending_duration;
+        self.pending_duration = 0;
+        Ok(Some(segment))
+    }
+}
