@@ -1,8 +1,28 @@
 //! # audiopack-manifest
 //!
-//! HLS and DASH manifests (the packaging issue; not implemented yet). The
-//! plan: pure functions from a description of the renditions (codec string,
-//! measured peak and average bandwidth, segment durations in ticks, DRM key
-//! references) to playlist and MPD text — `render_master_playlist`,
-//! `render_media_playlist`, `render_mpd` — tested by parsing their output
-//! back.
+//! HLS playlists and DASH MPDs from a description of the renditions: pure
+//! functions, values in, text out — no files, no clocks.
+//!
+//! * [`Presentation`] holds the [`Rendition`]s of one package: codec string,
+//!   channels, timescale, **measured** peak and average bandwidth, the init
+//!   resource and every segment's exact duration in ticks (and byte range,
+//!   in the single-file layout).
+//! * [`render_master_playlist`], [`render_media_playlist`] (RFC 8216, fMP4:
+//!   version 7, `EXT-X-MAP`, `EXT-X-BYTERANGE` for single files) and
+//!   [`render_mpd`] (static MPD: `SegmentTemplate` + `SegmentTimeline` for
+//!   segments, `SegmentBase indexRange` for single files).
+//! * DRM slots in later: a rendition will carry key references that become
+//!   `EXT-X-KEY`/`EXT-X-SESSION-KEY` and `ContentProtection`.
+//!
+//! Status: the packaging issue is in progress; these renderers are not yet
+//! wired into the job, nor proven in players.
+
+mod dash;
+mod hls;
+mod model;
+mod time;
+
+pub use dash::render_mpd;
+pub use hls::{render_master_playlist, render_media_playlist};
+pub use model::{Presentation, Rendition, Resource, Segment};
+pub use time::{iso8601_duration, seconds_text};
