@@ -29,15 +29,7 @@ fn check_case(case: &Case) {
     let input = fixture(case.file);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("pkg");
-    let mut args = vec![
-        "ingest",
-        input.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "--json",
-    ];
-    args.extend_from_slice(case.extra);
-    let report = run_json(&args);
+    let report = ingest_json(&input, &out, case.extra);
 
     let rate = ffprobe_stream(&input, "sample_rate")
         .parse::<u64>()
@@ -178,16 +170,7 @@ fn limiter_reaches_the_target_on_a_peaky_master() {
     let input = fixture("quiet_peaky_s16_44100.wav");
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("pkg");
-    let report = run_json(&[
-        "ingest",
-        input.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "--limiter",
-        "--ladder",
-        "96",
-        "--json",
-    ]);
+    let report = ingest_json(&input, &out, &["--limiter", "--ladder", "96"]);
     assert_eq!(report["processing"]["limiter"], true);
     let file = out.join("opus_96k.opus");
     let l = ffmpeg_loudness(&file, None);
@@ -208,17 +191,9 @@ fn presets_and_targets() {
         (&["--target-lufs", "-16"][..], -16.0),
     ] {
         let out = dir.path().join(format!("pkg{want}"));
-        let mut all = vec![
-            "ingest",
-            input.to_str().expect("utf8"),
-            "--out",
-            out.to_str().expect("utf8"),
-            "--ladder",
-            "128",
-            "--json",
-        ];
+        let mut all = vec!["--ladder", "128"];
         all.extend_from_slice(args);
-        run_json(&all);
+        ingest_json(&input, &out, &all);
         let l = ffmpeg_loudness(&out.join("opus_128k.opus"), None);
         assert!(
             (l.integrated - want).abs() <= 0.5,
@@ -250,15 +225,7 @@ fn output_is_deterministic_and_tags_travel() {
     assert!(status.success());
     let run_once = |name: &str| {
         let out = dir.path().join(name);
-        run_json(&[
-            "ingest",
-            tagged.to_str().expect("utf8"),
-            "--out",
-            out.to_str().expect("utf8"),
-            "--ladder",
-            "64,96",
-            "--json",
-        ]);
+        ingest_json(&tagged, &out, &["--ladder", "64,96"]);
         out
     };
     let a = run_once("a");
@@ -298,15 +265,7 @@ fn rerun_replaces_an_earlier_output() {
     let out = dir.path().join("pkg");
     let input = fixture("mono_u8_8000.wav");
     for ladder in ["48,64", "32"] {
-        run_json(&[
-            "ingest",
-            input.to_str().expect("utf8"),
-            "--out",
-            out.to_str().expect("utf8"),
-            "--ladder",
-            ladder,
-            "--json",
-        ]);
+        ingest_json(&input, &out, &["--ladder", ladder]);
     }
     let mut names: Vec<String> = std::fs::read_dir(&out)
         .expect("out")

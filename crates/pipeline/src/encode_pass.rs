@@ -25,6 +25,8 @@ type Block = Arc<Vec<Vec<f32>>>;
 
 #[derive(Clone)]
 pub(crate) struct EncodePlan<'a> {
+    /// Progress label of this pass.
+    pub phase: &'a str,
     pub gain: f32,
     /// True-peak ceiling for the limiter, when it is engaged.
     pub limiter_ceiling_dbtp: Option<f64>,
@@ -195,7 +197,7 @@ fn produce(
         }
         Ok(())
     };
-    progress.start("encoding", source.info().declared_frames);
+    progress.start(plan.phase, source.info().declared_frames);
     loop {
         let block = match source.next_block() {
             Ok(Some(block)) => block,

@@ -113,6 +113,7 @@ fn run_into(
         libopus_version()
     );
     let mut plan = EncodePlan {
+        phase: "encoding",
         gain: db_to_linear(gain.gain_db),
         limiter_ceiling_dbtp: gain
             .limiter_engaged

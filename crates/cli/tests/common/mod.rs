@@ -32,6 +32,20 @@ pub fn run_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 
+/// Runs `audiopack ingest INPUT --out OUT EXTRA… --json`, asserts success,
+/// returns the report.
+pub fn ingest_json(input: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "ingest",
+        input.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    run_json(&args)
+}
+
 fn tool(name: &str) -> Command {
     let probe = Command::new(name).arg("-version").output();
     assert!(
