@@ -6,10 +6,10 @@
 //!
 //! ## Status
 //!
-//! Opus is done at the box level: [`opus_init_segment`] and the
-//! [`Fragmenter`] that cuts media segments. Still to come (packaging issue):
-//! the FLAC tier (`fLaC` + `dfLa`), `ludt` loudness boxes, the single-file
-//! layout with `sidx`, and wiring into the job and the manifests.
+//! Box level done for Opus and FLAC: [`init_segment`] (with `ludt`
+//! loudness) and the [`Fragmenter`] that cuts media segments. Still to come
+//! (packaging issue): the single-file layout with `sidx`, and wiring into
+//! the job and the manifests.
 //!
 //! ## Layout written
 //!
@@ -32,7 +32,12 @@
 mod error;
 mod fragment;
 mod init;
+mod loudness_box;
 
 pub use error::SegmentError;
 pub use fragment::{Fragmenter, MediaSegment};
-pub use init::{OPUS_ROLL_DISTANCE, OpusTrack, opus_init_segment};
+pub use init::{
+    OPUS_PACKET_TICKS, OPUS_ROLL_DISTANCE, OPUS_TIMESCALE, SampleEntry, TrackDescription,
+    init_segment,
+};
+pub use loudness_box::TrackLoudness;

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use audiopack_encode::{OpusEncoder, Rung};
 use audiopack_segmenter::{
-    Fragmenter, MediaSegment, OPUS_ROLL_DISTANCE, OpusTrack, opus_init_segment,
+    Fragmenter, MediaSegment, OPUS_ROLL_DISTANCE, TrackDescription, TrackLoudness, init_segment,
 };
 use mp4_atom::{Any, Decode, DecodeMaybe};
 
@@ -31,15 +31,40 @@ fn encode_tone() -> (Vec<Vec<u8>>, u16) {
     )
 }
 
-fn package() -> (Vec<u8>, Vec<MediaSegment>, usize, u16) {
+const LOUDNESS: TrackLoudness = TrackLoudness {
+    integrated_lufs: -14.0,
+    true_peak_dbtp: -1.0,
+    sample_peak_dbfs: -1.2,
+};
+
+/// Payload of the box at `path` (walking plain containers from the top).
+fn find_box<'a>(mut bytes: &'a [u8], path: &[&[u8; 4]]) -> Option<&'a [u8]> {
+    let (first, rest) = path.split_first()?;
+    while bytes.len() >= 8 {
+        let size = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        if size < 8 || size > bytes.len() {
+            return None;
+        }
+        if &bytes[4..8] == *first {
+            let body = &bytes[8..size];
+            return if rest.is_empty() {
+                Some(body)
+            } else {
+                find_box(body, rest)
+            };
+        }
+        bytes = &bytes[size..];
+    }
+    None
+}
+
+/// (init, segments, packet count, pre-skip); `loudness` adds a `ludt`,
+/// which mp4-atom's strict parser does not know.
+fn package_with(loudness: Option<TrackLoudness>) -> (Vec<u8>, Vec<MediaSegment>, usize, u16) {
     let (packets, pre_skip) = encode_tone();
-    let init = opus_init_segment(&OpusTrack {
-        channels: 2,
-        pre_skip,
-        input_sample_rate: 48_000,
-        frames: FRAMES as u64,
-    })
-    .expect("init");
+    let mut track = TrackDescription::opus(2, pre_skip, 48_000, FRAMES as u64);
+    track.loudness = loudness;
+    let init = init_segment(&track).expect("init");
     let mut fragmenter = Fragmenter::new();
     let mut segments = Vec::new();
     for p in &packets {
@@ -52,9 +77,26 @@ fn package() -> (Vec<u8>, Vec<MediaSegment>, usize, u16) {
     (init, segments, packets.len(), pre_skip)
 }
 
+fn package() -> (Vec<u8>, Vec<MediaSegment>, usize, u16) {
+    package_with(Some(LOUDNESS))
+}
+
+#[test]
+fn loudness_travels_in_trak_udta_ludt() {
+    let (init, _, _, _) = package();
+    let tlou = find_box(&init, &[b"moov", b"trak", b"udta", b"ludt", b"tlou"]).expect("tlou");
+    // version/flags, ids, then sample peak (12 bits) and true peak (12 bits).
+    let peaks = u32::from_be_bytes([tlou[6], tlou[7], tlou[8], tlou[9]]);
+    let true_peak_db = 20.0 - f64::from((peaks >> 8) & 0xFFF) / 32.0;
+    assert!((true_peak_db - LOUDNESS.true_peak_dbtp).abs() < 1.0 / 32.0);
+    assert_eq!(tlou[11], 1, "programme loudness");
+    let lufs = -57.75 + f64::from(tlou[12]) / 4.0;
+    assert!((lufs - LOUDNESS.integrated_lufs).abs() <= 0.125);
+}
+
 #[test]
 fn boxes_parse_back_strictly() {
-    let (init, segments, packets, pre_skip) = package();
+    let (init, segments, packets, pre_skip) = package_with(None);
     let mut input = init.as_slice();
     let ftyp = mp4_atom::Ftyp::decode(&mut input).expect("ftyp");
     assert!(ftyp.compatible_brands.contains(&b"cmfc".into()));
