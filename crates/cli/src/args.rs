@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use audiopack_pipeline::{
-    Formats, IngestConfig, JobConfig, JobError, Limits, NormalizeConfig, NormalizePreset,
+    Formats, IngestConfig, JobConfig, JobError, Layout, Limits, NormalizeConfig, NormalizePreset,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -78,6 +78,12 @@ impl InputArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LayoutArg {
+    Segments,
+    SingleFile,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Preset {
     /// -14 LUFS, -1 dBTP
     Streaming,
@@ -94,9 +100,20 @@ pub struct IngestArgs {
     /// into place only on success; an earlier audiopack output is replaced.
     #[arg(long, short)]
     pub out: PathBuf,
-    /// Deliverables, comma-separated: ogg.
-    #[arg(long, default_value = "ogg")]
+    /// Deliverables, comma-separated: hls, dash (CMAF segments and
+    /// manifests), ogg (progressive Ogg Opus files).
+    #[arg(long, default_value = "hls,dash")]
     pub formats: String,
+    /// How CMAF fragments are stored: numbered segment files, or one file
+    /// per rendition addressed by byte ranges.
+    #[arg(long, value_enum, default_value = "segments")]
+    pub layout: LayoutArg,
+    /// Segment length in seconds (a multiple of 0.02 s, 1 to 20).
+    #[arg(long, value_name = "SECONDS", default_value_t = 6.0)]
+    pub segment_duration: f64,
+    /// Skip the lossless FLAC tier.
+    #[arg(long)]
+    pub no_lossless: bool,
     /// Opus bitrates in kbit/s, comma-separated [default: 64,96,128,160;
     /// mono input: 32,48,64,96].
     #[arg(long)]
@@ -139,6 +156,12 @@ impl IngestArgs {
             },
             ladder: self.ladder.clone(),
             formats: Formats::parse(&self.formats)?,
+            layout: match self.layout {
+                LayoutArg::Segments => Layout::Segments,
+                LayoutArg::SingleFile => Layout::SingleFile,
+            },
+            segment_packets: JobConfig::segment_packets_for(self.segment_duration)?,
+            lossless: !self.no_lossless,
         };
         config.validate()?;
         Ok(config)

@@ -80,15 +80,41 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
     );
     let _ = writeln!(s, "  output  {}", loudness_line(&l.output));
     for rendition in &r.renditions {
+        let file = rendition
+            .file
+            .as_ref()
+            .map(|f| format!("  {}", out.join(f).display()))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "  {:<10} {:>4} kbit/s target, {:>4} kbit/s measured, {:>9} bytes  {}",
+            "  {:<10} {:>4} kbit/s target, {:>4} kbit/s measured{file}",
             rendition.name,
             rendition.bitrate_target_bps / 1000,
             rendition.bitrate_measured_bps / 1000,
-            rendition.bytes,
-            out.join(&rendition.file).display()
         );
+    }
+    if let Some(p) = &r.package {
+        for pr in &p.renditions {
+            let _ = writeln!(
+                s,
+                "  {:<10} {:>5} {} ch {:>6} Hz, {:>3} segments, peak {:>5} kbit/s, average {:>5} kbit/s",
+                pr.name,
+                pr.codecs,
+                pr.channels,
+                pr.sample_rate,
+                pr.segments,
+                pr.peak_bandwidth_bps / 1000,
+                pr.average_bandwidth_bps / 1000
+            );
+        }
+        if let Some(why) = &p.lossless_skipped {
+            let _ = writeln!(s, "  lossless tier skipped: {why}");
+        }
+        for m in &p.manifests {
+            if !m.starts_with("opus_") && m != "flac.m3u8" {
+                let _ = writeln!(s, "  manifest {}", out.join(m).display());
+            }
+        }
     }
     if verbose {
         let _ = writeln!(

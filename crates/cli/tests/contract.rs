@@ -134,7 +134,7 @@ fn silence_has_no_loudness_and_gets_no_gain() {
     let l = run_json(&["loudness", silent.to_str().expect("utf8"), "--json"]);
     assert!(l["integrated_lufs"].is_null(), "{l}");
     let out = dir.path().join("pkg");
-    let r = ingest_json(&silent, &out, &["--ladder", "64"]);
+    let r = ingest_json(&silent, &out, &["--formats", "ogg", "--ladder", "64"]);
     assert_eq!(r["loudness"]["gain"]["gain_db"], 0.0);
     assert_eq!(r["loudness"]["gain"]["reason"], "silence");
     assert_eq!(

@@ -8,6 +8,13 @@ mod common;
 use common::*;
 
 const TARGET: f64 = -14.0;
+
+/// `ingest … --formats ogg`: these tests read the progressive Ogg files.
+fn ingest_ogg(input: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--formats", "ogg"];
+    args.extend_from_slice(extra);
+    ingest_json(input, out, &args)
+}
 const CEILING: f64 = -1.0;
 
 /// What the peak-safe normalizer should reach, from ffmpeg's measurement.
@@ -29,7 +36,7 @@ fn check_case(case: &Case) {
     let input = fixture(case.file);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("pkg");
-    let report = ingest_json(&input, &out, case.extra);
+    let report = ingest_ogg(&input, &out, case.extra);
 
     let rate = ffprobe_stream(&input, "sample_rate")
         .parse::<u64>()
@@ -170,7 +177,7 @@ fn limiter_reaches_the_target_on_a_peaky_master() {
     let input = fixture("quiet_peaky_s16_44100.wav");
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("pkg");
-    let report = ingest_json(&input, &out, &["--limiter", "--ladder", "96"]);
+    let report = ingest_ogg(&input, &out, &["--limiter", "--ladder", "96"]);
     assert_eq!(report["processing"]["limiter"], true);
     let file = out.join("opus_96k.opus");
     let l = ffmpeg_loudness(&file, None);
@@ -193,7 +200,7 @@ fn presets_and_targets() {
         let out = dir.path().join(format!("pkg{want}"));
         let mut all = vec!["--ladder", "128"];
         all.extend_from_slice(args);
-        ingest_json(&input, &out, &all);
+        ingest_ogg(&input, &out, &all);
         let l = ffmpeg_loudness(&out.join("opus_128k.opus"), None);
         assert!(
             (l.integrated - want).abs() <= 0.5,
@@ -225,7 +232,7 @@ fn output_is_deterministic_and_tags_travel() {
     assert!(status.success());
     let run_once = |name: &str| {
         let out = dir.path().join(name);
-        ingest_json(&tagged, &out, &["--ladder", "64,96"]);
+        ingest_ogg(&tagged, &out, &["--ladder", "64,96"]);
         out
     };
     let a = run_once("a");
@@ -265,7 +272,7 @@ fn rerun_replaces_an_earlier_output() {
     let out = dir.path().join("pkg");
     let input = fixture("mono_u8_8000.wav");
     for ladder in ["48,64", "32"] {
-        ingest_json(&input, &out, &["--ladder", ladder]);
+        ingest_ogg(&input, &out, &["--ladder", ladder]);
     }
     let mut names: Vec<String> = std::fs::read_dir(&out)
         .expect("out")

@@ -39,6 +39,7 @@
 
 mod downmix;
 mod error;
+mod flac_encoder;
 mod gain;
 mod ladder;
 mod limiter;
@@ -50,6 +51,7 @@ mod true_peak;
 
 pub use downmix::{Speaker, StereoDownmix, speakers_from_mask};
 pub use error::EncodeError;
+pub use flac_encoder::{FlacEncoder, FlacFrame};
 pub use gain::{
     GainPlan, GainReason, NormalizeConfig, NormalizePreset, apply_gain, db_to_linear, plan_gain,
 };

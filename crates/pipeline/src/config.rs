@@ -8,37 +8,71 @@ use crate::error::JobError;
 pub struct Formats {
     /// Progressive Ogg Opus files, one per rung (RFC 7845).
     pub ogg: bool,
+    /// HLS playlists over CMAF.
+    pub hls: bool,
+    /// A DASH MPD over CMAF.
+    pub dash: bool,
 }
 
 impl Formats {
-    /// Parses `--formats` (comma-separated). Known today: `ogg`.
+    /// Parses `--formats` (comma-separated): `hls`, `dash`, `ogg`.
     pub fn parse(text: &str) -> Result<Formats, JobError> {
-        let mut formats = Formats { ogg: false };
+        let mut formats = Formats {
+            ogg: false,
+            hls: false,
+            dash: false,
+        };
         for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match name {
                 "ogg" => formats.ogg = true,
+                "hls" => formats.hls = true,
+                "dash" => formats.dash = true,
                 other => {
                     return Err(JobError::Config(format!(
-                        "unknown output format {other:?} (known: ogg)"
+                        "unknown output format {other:?} (known: hls, dash, ogg)"
                     )));
                 }
             }
         }
-        if !formats.ogg {
+        if !(formats.ogg || formats.hls || formats.dash) {
             return Err(JobError::Config("no output format selected".into()));
         }
         Ok(formats)
     }
-}
 
-impl Default for Formats {
-    fn default() -> Self {
-        Formats { ogg: true }
+    /// CMAF segments are needed (for HLS or DASH).
+    pub fn cmaf(&self) -> bool {
+        self.hls || self.dash
     }
 }
 
+impl Default for Formats {
+    /// The streaming package: HLS and DASH over CMAF.
+    fn default() -> Self {
+        Formats {
+            ogg: false,
+            hls: true,
+            dash: true,
+        }
+    }
+}
+
+/// How CMAF fragments are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// An init segment and numbered `.m4s` files per rendition.
+    #[default]
+    Segments,
+    /// One `.mp4` per rendition (init, `sidx`, fragments), addressed by
+    /// byte ranges: far fewer objects on an origin.
+    SingleFile,
+}
+
+/// Segment length in 20 ms Opus packets: 6 s.
+pub const DEFAULT_SEGMENT_PACKETS: u32 = 300;
+
 /// Everything a job needs, validated once by [`JobConfig::validate`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct JobConfig {
     pub ingest: IngestConfig,
     pub normalize: NormalizeConfig,
@@ -46,9 +80,41 @@ pub struct JobConfig {
     /// output channel count. Parsed once the channel count is known.
     pub ladder: Option<String>,
     pub formats: Formats,
+    pub layout: Layout,
+    /// Segment length in 20 ms packets (every rendition cuts at the same
+    /// times).
+    pub segment_packets: u32,
+    /// The FLAC tier (bit-exact to integer PCM sources).
+    pub lossless: bool,
+}
+
+impl Default for JobConfig {
+    fn default() -> Self {
+        JobConfig {
+            ingest: IngestConfig::default(),
+            normalize: NormalizeConfig::default(),
+            ladder: None,
+            formats: Formats::default(),
+            layout: Layout::default(),
+            segment_packets: DEFAULT_SEGMENT_PACKETS,
+            lossless: true,
+        }
+    }
 }
 
 impl JobConfig {
+    /// Segment length from seconds: a whole number of 20 ms packets,
+    /// 1 to 20 s.
+    pub fn segment_packets_for(seconds: f64) -> Result<u32, JobError> {
+        let packets = seconds * 50.0;
+        if !(50.0..=1000.0).contains(&packets) || (packets - packets.round()).abs() > 1e-6 {
+            return Err(JobError::Config(format!(
+                "segment duration {seconds} s must be 1..=20 s and a multiple of 0.02 s"
+            )));
+        }
+        Ok(packets.round() as u32)
+    }
+
     pub fn validate(&self) -> Result<(), JobError> {
         self.ingest.validate()?;
         self.normalize
@@ -57,6 +123,12 @@ impl JobConfig {
         if let Some(text) = &self.ladder {
             // Channel count only changes the upper bound; check with stereo.
             Ladder::parse(text, 2).map_err(|e| JobError::Config(e.to_string()))?;
+        }
+        if !(50..=1000).contains(&self.segment_packets) {
+            return Err(JobError::Config(format!(
+                "{} packets per segment is outside 1..=20 s",
+                self.segment_packets
+            )));
         }
         Ok(())
     }

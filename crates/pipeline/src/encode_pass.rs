@@ -8,13 +8,15 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use audiopack_encode::{
-    EncodeError, Ladder, LoudnessMeter, LoudnessReport, OPUS_RATE, OggOpusWriter, OpusEncoder,
-    OpusHead, Resampler, Rung, Speaker, StereoDownmix, TruePeakLimiter, apply_gain,
-    opus_tags_packet,
+    EncodeError, FlacEncoder, Ladder, LoudnessMeter, LoudnessReport, OPUS_FRAME_SAMPLES, OPUS_RATE,
+    OggOpusWriter, OpusEncoder, OpusHead, Resampler, Rung, Speaker, StereoDownmix, TruePeakLimiter,
+    apply_gain, opus_tags_packet,
 };
 use audiopack_ingest::Source;
 
+use crate::config::Layout;
 use crate::error::JobError;
+use crate::package::TrackPackager;
 use crate::progress::Progress;
 
 /// Blocks in flight per consumer. With ~4 k-frame blocks this is well under
@@ -38,15 +40,51 @@ pub(crate) struct EncodePlan<'a> {
     pub out_dir: &'a Path,
     pub vendor: &'a str,
     pub tags: Vec<(String, String)>,
+    /// Write Ogg Opus files.
+    pub ogg: bool,
+    /// Cut CMAF segments for HLS/DASH.
+    pub cmaf: Option<CmafPlan>,
+    /// Encode the FLAC tier from the untouched source.
+    pub lossless: Option<LosslessPlan>,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct CmafPlan {
+    pub layout: Layout,
+    pub segment_packets: u32,
+    /// The real length at 48 kHz (known from pass 1).
+    pub frames_out: u64,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct LosslessPlan {
+    pub bits_per_sample: u32,
+    pub block_size: usize,
+    /// Source-rate ticks per segment (a multiple of the block size when
+    /// the boundaries align with the Opus ones).
+    pub segment_ticks: u64,
+    /// The real length at the source rate.
+    pub frames: u64,
+}
+
+pub(crate) struct OggOutcome {
+    pub file_name: String,
+    pub file_bytes: u64,
 }
 
 pub(crate) struct RenditionOutcome {
     pub rung: Rung,
-    pub file_name: String,
-    pub file_bytes: u64,
+    pub ogg: Option<OggOutcome>,
+    pub packager: Option<TrackPackager>,
+    /// Opus payload bytes (no container framing).
     pub audio_bytes: u64,
     pub packets: u64,
     pub pre_skip: u16,
+    pub frames: u64,
+}
+
+pub(crate) struct LosslessOutcome {
+    pub packager: TrackPackager,
     pub frames: u64,
 }
 
@@ -55,6 +93,7 @@ pub(crate) struct EncodeOutcome {
     pub frames_out: u64,
     pub output_loudness: LoudnessReport,
     pub renditions: Vec<RenditionOutcome>,
+    pub lossless: Option<LosslessOutcome>,
 }
 
 /// Why the producer stopped early.
@@ -77,27 +116,56 @@ pub(crate) fn encode(
         for &rung in &plan.ladder.rungs {
             let (tx, rx) = sync_channel::<Block>(CHANNEL_BLOCKS);
             senders.push(tx);
-            let file_name = format!("{}.opus", rung.name());
-            let path = plan.out_dir.join(&file_name);
-            let head = OpusHead {
-                channels: rung.channels,
-                pre_skip: 0, // set from the encoder inside the thread
-                input_sample_rate: info.sample_rate,
-                output_gain_q8: 0,
+            let sinks = RenditionSinks {
+                ogg: plan.ogg.then(|| OggSink {
+                    file_name: format!("{}.opus", rung.name()),
+                    head: OpusHead {
+                        channels: rung.channels,
+                        pre_skip: 0, // set from the encoder inside the thread
+                        input_sample_rate: info.sample_rate,
+                        output_gain_q8: 0,
+                    },
+                    tags: opus_tags_packet(plan.vendor, &plan.tags),
+                }),
+                cmaf: plan.cmaf,
             };
-            let tags = opus_tags_packet(plan.vendor, &plan.tags);
             let input = info.path.clone();
-            encoders.push(
-                scope.spawn(move || encode_rendition(rx, rung, head, tags, path, file_name, input)),
-            );
+            let dir = plan.out_dir.to_path_buf();
+            encoders.push(scope.spawn(move || encode_rendition(rx, rung, sinks, dir, input)));
+        }
+        let mut lossless_tx = None;
+        let mut lossless = None;
+        if let (Some(lp), Some(c)) = (plan.lossless, plan.cmaf) {
+            let (tx, rx) = sync_channel::<Block>(CHANNEL_BLOCKS);
+            lossless_tx = Some(tx);
+            let packager = TrackPackager::new(
+                plan.out_dir,
+                "flac",
+                c.layout,
+                info.sample_rate,
+                lp.segment_ticks,
+                lp.frames,
+            )?;
+            let input = info.path.clone();
+            let (rate, channels) = (info.sample_rate, usize::from(info.channels));
+            lossless =
+                Some(scope.spawn(move || encode_lossless(rx, lp, rate, channels, packager, input)));
         }
         let (meter_tx, meter_rx) = sync_channel::<Block>(CHANNEL_BLOCKS);
         senders.push(meter_tx);
         let meter_input = info.path.clone();
         let meter = scope.spawn(move || measure_output(meter_rx, channels_out, meter_input));
 
-        let produced = produce(source, plan, usize::from(channels_out), &senders, progress);
+        let produced = produce(
+            source,
+            plan,
+            usize::from(channels_out),
+            &senders,
+            lossless_tx.as_ref(),
+            progress,
+        );
         drop(senders);
+        drop(lossless_tx);
 
         let mut renditions = Vec::new();
         let mut first_error = None;
@@ -110,6 +178,13 @@ pub(crate) fn encode(
             }
         }
         let loudness = join(meter, &info.path);
+        let lossless = match lossless.map(|h| join(h, &info.path)).transpose() {
+            Ok(l) => l,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                None
+            }
+        };
         let (frames_in, frames_out) = match produced {
             Ok(counts) => counts,
             Err(Stop::Failed(e)) => return Err(e),
@@ -130,6 +205,7 @@ pub(crate) fn encode(
             frames_out,
             output_loudness: loudness?,
             renditions,
+            lossless,
         })
     })
 }
@@ -156,6 +232,7 @@ fn produce(
     plan: &EncodePlan<'_>,
     channels_out: usize,
     senders: &[SyncSender<Block>],
+    lossless: Option<&SyncSender<Block>>,
     progress: &dyn Progress,
 ) -> Result<(u64, u64), Stop> {
     let info = source.info().clone();
@@ -205,6 +282,10 @@ fn produce(
             Err(e) => return Err(Stop::Failed(e.into())),
         };
         let frames = block[0].len();
+        if let Some(tx) = lossless {
+            tx.send(Arc::new(block.to_vec()))
+                .map_err(|_| Stop::ConsumerGone)?;
+        }
         let input: &[Vec<f32>] = match &plan.downmix {
             Some(dm) => {
                 dm.process(block, &mut mix);
@@ -228,19 +309,29 @@ fn produce(
     Ok((source.frames(), frames_out))
 }
 
+/// Where one rendition's packets go.
+struct RenditionSinks {
+    ogg: Option<OggSink>,
+    cmaf: Option<CmafPlan>,
+}
+
+struct OggSink {
+    file_name: String,
+    head: OpusHead,
+    tags: Vec<u8>,
+}
+
 fn encode_rendition(
     rx: Receiver<Block>,
     rung: Rung,
-    mut head: OpusHead,
-    tags: Vec<u8>,
-    path: PathBuf,
-    file_name: String,
+    sinks: RenditionSinks,
+    dir: PathBuf,
     input: PathBuf,
 ) -> Result<RenditionOutcome, JobError> {
     let stage = format!("rendition {}", rung.name());
-    let encode_err = |source: EncodeError| match source {
+    let encode_err = |path: &Path, source: EncodeError| match source {
         EncodeError::Io(source) => JobError::Output {
-            path: path.clone(),
+            path: path.to_path_buf(),
             action: "writing",
             source,
         },
@@ -250,54 +341,133 @@ fn encode_rendition(
             source,
         },
     };
-    let file = File::create(&path).map_err(|source| JobError::Output {
-        path: path.clone(),
-        action: "creating",
-        source,
-    })?;
-    let mut encoder = OpusEncoder::new(rung).map_err(encode_err)?;
-    head.pre_skip = encoder.pre_skip();
-    let serial = stable_serial(&rung.name());
-    let mut writer = OggOpusWriter::new(
-        BufWriter::with_capacity(64 * 1024, file),
-        serial,
-        head,
-        tags,
-    )
-    .map_err(encode_err)?;
+    let mut encoder = OpusEncoder::new(rung).map_err(|e| encode_err(&dir, e))?;
+    let pre_skip = encoder.pre_skip();
+    let mut ogg = match sinks.ogg {
+        Some(sink) => {
+            let path = dir.join(&sink.file_name);
+            let file = File::create(&path).map_err(|source| JobError::Output {
+                path: path.clone(),
+                action: "creating",
+                source,
+            })?;
+            let head = OpusHead {
+                pre_skip,
+                ..sink.head
+            };
+            let serial = stable_serial(&rung.name());
+            let writer = OggOpusWriter::new(
+                BufWriter::with_capacity(64 * 1024, file),
+                serial,
+                head,
+                sink.tags,
+            )
+            .map_err(|e| encode_err(&path, e))?;
+            Some((writer, path, sink.file_name))
+        }
+        None => None,
+    };
+    // Every Opus rendition has the same pre-skip, so the same cuts.
+    let mut cmaf = match sinks.cmaf {
+        Some(c) => Some(TrackPackager::new(
+            &dir,
+            &rung.name(),
+            c.layout,
+            OPUS_RATE,
+            u64::from(c.segment_packets) * OPUS_FRAME_SAMPLES as u64,
+            u64::from(pre_skip) + c.frames_out,
+        )?),
+        None => None,
+    };
     let mut packets = Vec::new();
     let mut count = 0u64;
-    for block in rx {
-        encoder.push(&block, &mut packets).map_err(encode_err)?;
-        count += packets.len() as u64;
+    let mut audio_bytes = 0u64;
+    let mut deliver = |packets: &mut Vec<audiopack_encode::OpusPacket>| -> Result<(), JobError> {
         for p in packets.drain(..) {
-            writer.write(p).map_err(encode_err)?;
+            count += 1;
+            audio_bytes += p.data.len() as u64;
+            if let Some(pk) = cmaf.as_mut() {
+                pk.push(&p.data, OPUS_FRAME_SAMPLES as u32)?;
+            }
+            if let Some((writer, path, _)) = ogg.as_mut() {
+                writer.write(p).map_err(|e| encode_err(path, e))?;
+            }
         }
-    }
-    encoder.finish(&mut packets).map_err(encode_err)?;
-    count += packets.len() as u64;
-    for p in packets.drain(..) {
-        writer.write(p).map_err(encode_err)?;
-    }
-    let audio_bytes = writer.audio_bytes();
-    let frames = encoder.frames_in();
-    let mut sink = writer.finish(frames).map_err(encode_err)?;
-    let write_err = |source| JobError::Output {
-        path: path.clone(),
-        action: "writing",
-        source,
+        Ok(())
     };
-    sink.flush().map_err(write_err)?;
-    let file = sink.into_inner().map_err(|e| write_err(e.into_error()))?;
-    let file_bytes = file.metadata().map_err(write_err)?.len();
+    for block in rx {
+        encoder
+            .push(&block, &mut packets)
+            .map_err(|e| encode_err(&dir, e))?;
+        deliver(&mut packets)?;
+    }
+    encoder
+        .finish(&mut packets)
+        .map_err(|e| encode_err(&dir, e))?;
+    deliver(&mut packets)?;
+    let frames = encoder.frames_in();
+    let ogg = match ogg {
+        Some((writer, path, file_name)) => {
+            let write_err = |source| JobError::Output {
+                path: path.clone(),
+                action: "writing",
+                source,
+            };
+            let mut sink = writer.finish(frames).map_err(|e| encode_err(&path, e))?;
+            sink.flush().map_err(write_err)?;
+            let file = sink.into_inner().map_err(|e| write_err(e.into_error()))?;
+            let file_bytes = file.metadata().map_err(write_err)?.len();
+            Some(OggOutcome {
+                file_name,
+                file_bytes,
+            })
+        }
+        None => None,
+    };
+    if let Some(pk) = cmaf.as_mut() {
+        pk.finish_fragments()?;
+    }
     Ok(RenditionOutcome {
         rung,
-        file_name,
-        file_bytes,
+        ogg,
+        packager: cmaf,
         audio_bytes,
         packets: count,
-        pre_skip: head.pre_skip,
+        pre_skip,
         frames,
+    })
+}
+
+fn encode_lossless(
+    rx: Receiver<Block>,
+    plan: LosslessPlan,
+    rate: u32,
+    channels: usize,
+    mut packager: TrackPackager,
+    input: PathBuf,
+) -> Result<LosslessOutcome, JobError> {
+    let encode_err = |source| JobError::Encode {
+        input: input.clone(),
+        stage: "lossless tier".into(),
+        source,
+    };
+    let mut encoder = FlacEncoder::new(rate, channels, plan.bits_per_sample, plan.block_size)
+        .map_err(encode_err)?;
+    let mut frames = Vec::new();
+    for block in rx {
+        encoder.push(&block, &mut frames).map_err(encode_err)?;
+        for f in frames.drain(..) {
+            packager.push(&f.data, f.samples)?;
+        }
+    }
+    encoder.finish(&mut frames).map_err(encode_err)?;
+    for f in frames.drain(..) {
+        packager.push(&f.data, f.samples)?;
+    }
+    packager.finish_fragments()?;
+    Ok(LosslessOutcome {
+        packager,
+        frames: encoder.frames_in(),
     })
 }
 

@@ -10,13 +10,18 @@ use audiopack_encode::{
 use audiopack_ingest::{IngestConfig, ScanReport, Source, scan};
 use serde::Serialize;
 
-use crate::config::JobConfig;
-use crate::encode_pass::{EncodePlan, encode};
+use audiopack_ingest::SourceInfo;
+use audiopack_segmenter::{SampleEntry, TrackDescription, TrackLoudness};
+
+use crate::config::{JobConfig, Layout};
+use crate::encode_pass::{CmafPlan, EncodeOutcome, EncodePlan, LosslessPlan, encode};
 use crate::error::JobError;
+use crate::manifests::{self, TrackFacts};
 use crate::measure::{downmix_for, measure};
 use crate::progress::Progress;
 use crate::report::{
-    InputReport, JobReport, LoudnessSection, ProcessingReport, RenditionReport, ToolInfo,
+    InputReport, JobReport, LoudnessSection, PackageReport, ProcessingReport, RenditionReport,
+    ToolInfo,
 };
 use crate::staging::{MARKER, Staging};
 
@@ -112,6 +117,7 @@ fn run_into(
         env!("CARGO_PKG_VERSION"),
         libopus_version()
     );
+    let lossless = lossless_plan(&info, config, measured.frames);
     let mut plan = EncodePlan {
         phase: "encoding",
         gain: db_to_linear(gain.gain_db),
@@ -128,6 +134,13 @@ fn run_into(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        ogg: config.formats.ogg,
+        cmaf: config.formats.cmaf().then_some(CmafPlan {
+            layout: config.layout,
+            segment_packets: config.segment_packets,
+            frames_out: resampled_len(measured.frames, info.sample_rate, OPUS_RATE),
+        }),
+        lossless: lossless.as_ref().ok().map(|(plan, _)| *plan),
     };
     let mut gain = gain;
     if gain.limiter_engaged {
@@ -137,14 +150,15 @@ fn run_into(
         for _ in 0..2 {
             let mut dry_source = Source::open(input, &config.ingest)?;
             let empty = Ladder { rungs: Vec::new() };
-            let dry = encode(
-                &mut dry_source,
-                &EncodePlan {
-                    ladder: &empty,
-                    ..plan.clone()
-                },
-                progress,
-            )?;
+            let dry_plan = EncodePlan {
+                phase: "measuring the limiter",
+                ladder: &empty,
+                ogg: false,
+                cmaf: None,
+                lossless: None,
+                ..plan.clone()
+            };
+            let dry = encode(&mut dry_source, &dry_plan, progress)?;
             let Some(reached) = dry.output_loudness.integrated_lufs else {
                 break;
             };
@@ -157,7 +171,7 @@ fn run_into(
         }
         gain.expected_integrated_lufs = Some(config.normalize.target_lufs);
     }
-    let outcome = encode(&mut source, &plan, progress)?;
+    let mut outcome = encode(&mut source, &plan, progress)?;
     if outcome.frames_in != measured.frames {
         return Err(JobError::InputChanged {
             input: input.to_path_buf(),
@@ -177,20 +191,34 @@ fn run_into(
     }
 
     let duration_seconds = measured.frames as f64 / f64::from(info.sample_rate);
+    let package = if config.formats.cmaf() {
+        Some(package_outputs(
+            dir,
+            &info,
+            config,
+            &mut outcome,
+            &measured.source,
+            lossless
+                .as_ref()
+                .map(|(_, aligned)| *aligned)
+                .map_err(Clone::clone),
+        )?)
+    } else {
+        None
+    };
     let renditions = outcome
         .renditions
         .iter()
         .map(|r| RenditionReport {
             name: r.rung.name(),
             codec: "opus",
-            container: "ogg",
-            file: r.file_name.clone(),
+            file: r.ogg.as_ref().map(|o| o.file_name.clone()),
             channels: r.rung.channels,
             sample_rate: OPUS_RATE,
             bitrate_target_bps: r.rung.bitrate_bps,
             bitrate_measured_bps: (r.audio_bytes as f64 * 8.0 / duration_seconds.max(1e-9)).round()
                 as u64,
-            bytes: r.file_bytes,
+            bytes: r.ogg.as_ref().map_or(0, |o| o.file_bytes),
             packets: r.packets,
             pre_skip: r.pre_skip,
             frames: r.frames,
@@ -229,9 +257,191 @@ fn run_into(
             output_frames: outcome.frames_out,
         },
         renditions,
+        package,
     };
     write_report(dir, &report)?;
     Ok(report)
+}
+
+/// The FLAC tier for this source, and whether its segments can end at the
+/// same times as the Opus ones; or why there is none.
+fn lossless_plan(
+    info: &SourceInfo,
+    config: &JobConfig,
+    frames: u64,
+) -> Result<(LosslessPlan, bool), String> {
+    if !config.lossless {
+        return Err("disabled (--no-lossless)".into());
+    }
+    if !config.formats.cmaf() {
+        return Err("no HLS/DASH package requested".into());
+    }
+    let integer_pcm = info.codec == "flac"
+        || (info.codec.starts_with("pcm_s") || info.codec.starts_with("pcm_u"))
+            && info.format != "mp3";
+    if !integer_pcm {
+        return Err(format!(
+            "the source is {} ({}): a lossless tier needs integer PCM or FLAC",
+            info.codec, info.format
+        ));
+    }
+    let bits = info.bits_per_sample.unwrap_or(0);
+    if !matches!(bits, 8 | 12 | 16 | 20 | 24) {
+        return Err(format!(
+            "{bits}-bit samples: the FLAC tier takes 8, 12, 16, 20 or 24 bits"
+        ));
+    }
+    if info.sample_rate > 96_000 {
+        return Err(format!(
+            "{} Hz: the FLAC encoder stops at 96 kHz",
+            info.sample_rate
+        ));
+    }
+    let rate_ticks = u64::from(info.sample_rate) * u64::from(config.segment_packets);
+    let max_block = if info.sample_rate <= 48_000 {
+        4608
+    } else {
+        16_384
+    };
+    if rate_ticks % 50 == 0 {
+        let segment_ticks = rate_ticks / 50;
+        if let Some(block) = (1024..=max_block.min(segment_ticks))
+            .filter(|d| segment_ticks % d == 0)
+            .max_by_key(|d| (d.trailing_zeros().min(6), *d))
+        {
+            return Ok((
+                LosslessPlan {
+                    bits_per_sample: bits,
+                    block_size: block as usize,
+                    segment_ticks,
+                    frames,
+                },
+                true,
+            ));
+        }
+    }
+    // No block size divides the segment: segments end on the first block
+    // boundary past each target, so they drift from the Opus boundaries.
+    Ok((
+        LosslessPlan {
+            bits_per_sample: bits,
+            block_size: 4096,
+            segment_ticks: rate_ticks.div_ceil(50),
+            frames,
+        },
+        false,
+    ))
+}
+
+fn track_loudness(l: &LoudnessReport) -> Option<TrackLoudness> {
+    Some(TrackLoudness {
+        integrated_lufs: l.integrated_lufs?,
+        true_peak_dbtp: l.true_peak_dbtp?,
+        sample_peak_dbfs: l.sample_peak_dbfs?,
+    })
+}
+
+/// Completes every packaged track (init segments now that the loudness is
+/// known) and writes the manifests.
+fn package_outputs(
+    dir: &Path,
+    info: &SourceInfo,
+    config: &JobConfig,
+    outcome: &mut EncodeOutcome,
+    source_loudness: &LoudnessReport,
+    lossless: Result<bool, String>,
+) -> Result<PackageReport, JobError> {
+    let output_loudness = track_loudness(&outcome.output_loudness);
+    let mut opus_tracks = Vec::new();
+    for r in &mut outcome.renditions {
+        let Some(packager) = r.packager.take() else {
+            continue;
+        };
+        let mut track =
+            TrackDescription::opus(r.rung.channels, r.pre_skip, info.sample_rate, r.frames);
+        track.loudness = output_loudness;
+        opus_tracks.push((
+            packager.complete(&track)?,
+            r.rung.channels,
+            u64::from(r.pre_skip),
+            r.frames,
+        ));
+    }
+    let flac_track = match outcome.lossless.take() {
+        Some(l) => {
+            let block_size = lossless_plan(info, config, l.frames)
+                .map(|(p, _)| p.block_size)
+                .unwrap_or(4096);
+            let track = TrackDescription {
+                entry: SampleEntry::Flac {
+                    channels: info.channels as u8,
+                    bits_per_sample: info.bits_per_sample.unwrap_or(16) as u8,
+                    sample_rate: info.sample_rate,
+                    block_size: block_size as u16,
+                    total_samples: l.frames,
+                },
+                timescale: info.sample_rate,
+                duration: l.frames,
+                media_time: 0,
+                roll_distance: None,
+                loudness: track_loudness(source_loudness),
+            };
+            Some((l.packager.complete(&track)?, l.frames))
+        }
+        None => None,
+    };
+    let opus: Vec<_> = opus_tracks
+        .iter()
+        .map(|(t, channels, pre_skip, frames)| {
+            manifests::rendition(&TrackFacts {
+                track: t,
+                codecs: "opus",
+                channels: *channels,
+                sample_rate: OPUS_RATE,
+                media_time: *pre_skip,
+                duration: *frames,
+            })
+        })
+        .collect();
+    let flac = flac_track.as_ref().map(|(t, frames)| {
+        manifests::rendition(&TrackFacts {
+            track: t,
+            codecs: "flac",
+            channels: info.channels as u8,
+            sample_rate: info.sample_rate,
+            media_time: 0,
+            duration: *frames,
+        })
+    });
+    let duration_ticks = outcome.frames_out;
+    let manifests = manifests::write_manifests(
+        dir,
+        &opus,
+        flac.as_ref(),
+        duration_ticks,
+        OPUS_RATE,
+        config.formats.hls,
+        config.formats.dash,
+    )?;
+    let mut renditions: Vec<_> = opus
+        .iter()
+        .zip(&opus_tracks)
+        .map(|(r, (t, ..))| manifests::report_entry(r, t))
+        .collect();
+    if let (Some(r), Some((t, _))) = (&flac, &flac_track) {
+        renditions.push(manifests::report_entry(r, t));
+    }
+    Ok(PackageReport {
+        layout: match config.layout {
+            Layout::Segments => "segments",
+            Layout::SingleFile => "single-file",
+        },
+        segment_duration_seconds: f64::from(config.segment_packets) / 50.0,
+        manifests,
+        renditions,
+        lossless_skipped: lossless.as_ref().err().cloned(),
+        lossless_aligned: lossless.ok(),
+    })
 }
 
 fn write_report(dir: &Path, report: &JobReport) -> Result<(), JobError> {

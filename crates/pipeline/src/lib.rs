@@ -33,16 +33,21 @@ mod config;
 mod encode_pass;
 mod error;
 mod job;
+mod manifests;
 mod measure;
+mod package;
 mod progress;
 mod report;
 mod staging;
 
-pub use config::{Formats, JobConfig};
+pub use config::{DEFAULT_SEGMENT_PACKETS, Formats, JobConfig, Layout};
 pub use error::{JobError, JobErrorKind};
 pub use job::{LoudnessOnly, loudness, probe, run_ingest};
 pub use progress::{NoProgress, Progress};
-pub use report::{InputReport, JobReport, LoudnessSection, ProcessingReport, RenditionReport};
+pub use report::{
+    InputReport, JobReport, LoudnessSection, PackageReport, PackagedRendition, ProcessingReport,
+    RenditionReport,
+};
 
 pub use audiopack_encode::{
     GainPlan, GainReason, Ladder, LoudnessReport, NormalizeConfig, NormalizePreset,

@@ -13,7 +13,41 @@ pub struct JobReport {
     pub input: InputReport,
     pub loudness: LoudnessSection,
     pub processing: ProcessingReport,
+    /// Opus renditions: encoder facts and the Ogg files, if written.
     pub renditions: Vec<RenditionReport>,
+    /// The CMAF package (HLS/DASH), if written.
+    pub package: Option<PackageReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageReport {
+    /// `segments` or `single-file`.
+    pub layout: &'static str,
+    pub segment_duration_seconds: f64,
+    /// Manifests written, master playlists and MPD last.
+    pub manifests: Vec<String>,
+    pub renditions: Vec<PackagedRendition>,
+    /// Why there is no lossless tier, when there is none.
+    pub lossless_skipped: Option<String>,
+    /// The FLAC segments end at the same times as the Opus ones.
+    pub lossless_aligned: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackagedRendition {
+    pub name: String,
+    /// RFC 6381 codec string as in the manifests.
+    pub codecs: String,
+    pub channels: u8,
+    pub sample_rate: u32,
+    pub timescale: u32,
+    /// Largest segment bit rate (HLS BANDWIDTH).
+    pub peak_bandwidth_bps: u64,
+    /// Whole-rendition bit rate (HLS AVERAGE-BANDWIDTH, DASH @bandwidth).
+    pub average_bandwidth_bps: u64,
+    pub segments: usize,
+    pub playlist: String,
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,14 +101,14 @@ pub struct ProcessingReport {
 pub struct RenditionReport {
     pub name: String,
     pub codec: &'static str,
-    pub container: &'static str,
-    pub file: String,
+    /// The Ogg Opus file (`--formats ogg`), if written.
+    pub file: Option<String>,
     pub channels: u8,
     pub sample_rate: u32,
     pub bitrate_target_bps: u32,
     /// Opus payload bits over the real duration (without Ogg framing).
     pub bitrate_measured_bps: u64,
-    /// Whole file, Ogg framing and headers included.
+    /// The whole Ogg file, framing and headers included (0 without one).
     pub bytes: u64,
     pub packets: u64,
     pub pre_skip: u16,

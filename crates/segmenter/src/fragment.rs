@@ -29,6 +29,8 @@ pub struct MediaSegment {
 /// caller decides where segments end (aligned across renditions).
 #[derive(Debug, Default)]
 pub struct Fragmenter {
+    /// Single-file layout: fragments follow each other in one file, no `styp`.
+    without_styp: bool,
     sequence: u32,
     next_time: u64,
     entries: Vec<TrunEntry>,
@@ -37,8 +39,18 @@ pub struct Fragmenter {
 }
 
 impl Fragmenter {
+    /// Segments that start with `styp` (one file per segment).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Fragments without `styp`, for the single-file layout (`moof` +
+    /// `mdat` pairs indexed by a `sidx`).
+    pub fn without_styp() -> Self {
+        Fragmenter {
+            without_styp: true,
+            ..Self::default()
+        }
     }
 
     /// Adds one sample (an Opus packet or a FLAC frame) of `duration` ticks.
@@ -102,13 +114,16 @@ impl Fragmenter {
             .map_err(|_| SegmentError::Limit("moof larger than 2 GiB".into()))?;
         moof.traf[0].trun[0].data_offset = Some(offset);
 
-        let styp = Styp {
-            major_brand: b"cmfs".into(),
-            minor_version: 0,
-            compatible_brands: vec![b"cmfs".into(), b"msdh".into()],
-        };
         let mut bytes = Vec::with_capacity(probe.len() + self.payload.len() + 64);
-        styp.encode(&mut bytes).map_err(mp4("styp"))?;
+        if !self.without_styp {
+            Styp {
+                major_brand: b"cmfs".into(),
+                minor_version: 0,
+                compatible_brands: vec![b"cmfs".into(), b"msdh".into()],
+            }
+            .encode(&mut bytes)
+            .map_err(mp4("styp"))?;
+        }
         moof.encode(&mut bytes).map_err(mp4("moof"))?;
         if self.payload.len() > u32::MAX as usize - 8 {
             return Err(SegmentError::Limit(

@@ -31,11 +31,13 @@
 
 mod error;
 mod fragment;
+mod index;
 mod init;
 mod loudness_box;
 
 pub use error::SegmentError;
 pub use fragment::{Fragmenter, MediaSegment};
+pub use index::segment_index;
 pub use init::{
     OPUS_PACKET_TICKS, OPUS_ROLL_DISTANCE, OPUS_TIMESCALE, SampleEntry, TrackDescription,
     init_segment,

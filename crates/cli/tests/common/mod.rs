@@ -94,7 +94,13 @@ pub fn ffprobe_stream(path: &Path, field: &str) -> String {
         .arg(path)
         .output()
         .expect("ffprobe");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    // Manifests (HLS, DASH) also print program entries: take the first value.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// ffmpeg's `ebur128` filter's view of a file (optionally after a filter

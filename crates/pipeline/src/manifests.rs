@@ -1,0 +1,155 @@
+//! From packaged tracks to HLS playlists and the DASH MPD.
+
+use std::path::Path;
+
+use audiopack_manifest::{
+    Presentation, Rendition, Segment, render_master_playlist, render_media_playlist, render_mpd,
+};
+
+use crate::error::JobError;
+use crate::package::PackagedTrack;
+use crate::report::PackagedRendition;
+
+/// What the manifests need to know about a packaged track beyond its
+/// segments.
+pub(crate) struct TrackFacts<'a> {
+    pub track: &'a PackagedTrack,
+    pub codecs: &'static str,
+    pub channels: u8,
+    pub sample_rate: u32,
+    /// Decoded ticks before the presentation starts (Opus pre-skip).
+    pub media_time: u64,
+    /// Presented length in ticks.
+    pub duration: u64,
+}
+
+/// Builds the manifest description of one track: segment durations as
+/// presented (the edit list trims the pre-skip from the first and the
+/// padding from the last), bandwidths measured from the segment sizes.
+pub(crate) fn rendition(facts: &TrackFacts<'_>) -> Rendition {
+    let t = facts.track;
+    let ts = u128::from(t.timescale.max(1));
+    let mut peak = 0u64;
+    let segments: Vec<Segment> = t
+        .segments
+        .iter()
+        .zip(&t.segment_bytes)
+        .map(|(seg, &bytes)| {
+            let start = seg
+                .start_ticks
+                .saturating_sub(facts.media_time)
+                .min(facts.duration);
+            let end = (seg.start_ticks + seg.duration_ticks)
+                .saturating_sub(facts.media_time)
+                .min(facts.duration);
+            let presented = end - start;
+            if presented > 0 {
+                peak = peak.max((u128::from(bytes) * 8 * ts / u128::from(presented)) as u64);
+            }
+            Segment {
+                resource: seg.resource.clone(),
+                start_ticks: seg.start_ticks,
+                duration_ticks: presented,
+            }
+        })
+        .collect();
+    let average = (u128::from(t.media_bytes) * 8 * ts / u128::from(facts.duration.max(1))) as u64;
+    let template = segments
+        .first()
+        .is_some_and(|s| matches!(s.resource, audiopack_manifest::Resource::File { .. }))
+        .then(|| format!("{}/$Number$.m4s", t.name));
+    Rendition {
+        id: t.name.clone(),
+        codecs: facts.codecs.to_string(),
+        channels: facts.channels,
+        sample_rate: facts.sample_rate,
+        timescale: t.timescale,
+        presentation_time_offset: facts.media_time,
+        peak_bandwidth: peak.max(average),
+        average_bandwidth: average,
+        init: t.init.clone(),
+        index: t.index.clone(),
+        segments,
+        playlist_uri: format!("{}.m3u8", t.name),
+        media_template: template,
+    }
+}
+
+/// Writes the manifests into `dir`; returns the names of those written.
+/// HLS: `master.m3u8` (the Opus ladder), `lossless.m3u8` (the FLAC tier,
+/// a master of its own so no player switches codecs mid-stream) and one
+/// media playlist per rendition. DASH: `manifest.mpd` with one
+/// AdaptationSet per codec.
+pub(crate) fn write_manifests(
+    dir: &Path,
+    opus: &[Rendition],
+    flac: Option<&Rendition>,
+    duration_ticks: u64,
+    timescale: u32,
+    hls: bool,
+    dash: bool,
+) -> Result<Vec<String>, JobError> {
+    let mut written = Vec::new();
+    let mut write = |name: &str, text: String| -> Result<(), JobError> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|source| JobError::Output {
+            path,
+            action: "writing",
+            source,
+        })?;
+        written.push(name.to_string());
+        Ok(())
+    };
+    if hls {
+        for r in opus.iter().chain(flac) {
+            write(&r.playlist_uri, render_media_playlist(r))?;
+        }
+        write(
+            "master.m3u8",
+            render_master_playlist(&Presentation {
+                duration_ticks,
+                timescale,
+                renditions: opus.to_vec(),
+            }),
+        )?;
+        if let Some(f) = flac {
+            write(
+                "lossless.m3u8",
+                render_master_playlist(&Presentation {
+                    duration_ticks,
+                    timescale,
+                    renditions: vec![f.clone()],
+                }),
+            )?;
+        }
+    }
+    if dash {
+        let mut all = opus.to_vec();
+        all.extend(flac.cloned());
+        write(
+            "manifest.mpd",
+            render_mpd(&Presentation {
+                duration_ticks,
+                timescale,
+                renditions: all,
+            }),
+        )?;
+    }
+    Ok(written)
+}
+
+/// The report's view of a packaged rendition.
+pub(crate) fn report_entry(r: &Rendition, track: &PackagedTrack) -> PackagedRendition {
+    PackagedRendition {
+        name: r.id.clone(),
+        codecs: r.codecs.clone(),
+        channels: r.channels,
+        sample_rate: r.sample_rate,
+        timescale: r.timescale,
+        peak_bandwidth_bps: r.peak_bandwidth,
+        average_bandwidth_bps: r.average_bandwidth,
+        segments: r.segments.len(),
+        playlist: r.playlist_uri.clone(),
+        files: track.files.clone(),
+    }
+}
