@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
+# The player harness's npm packages (Shaka Player, hls.js, dash.js,
+# playwright-core), from the committed lockfile, when not installed yet.
+if [[ ! -d players/node_modules/playwright-core ]]; then
+  npm ci --prefix players --no-audit --no-fund --loglevel=error
+fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -q -- -D warnings
 log="$(mktemp)"

@@ -357,8 +357,10 @@ fn package_outputs(
         let Some(packager) = r.packager.take() else {
             continue;
         };
-        let mut track =
-            TrackDescription::opus(r.rung.channels, r.pre_skip, info.sample_rate, r.frames);
+        // dOps InputSampleRate is informational per the spec, but Chromium's
+        // MP4 parser rejects an Opus entry whose dOps rate differs from the
+        // sample entry's 48 kHz (found by the player tests): write 48 kHz.
+        let mut track = TrackDescription::opus(r.rung.channels, r.pre_skip, OPUS_RATE, r.frames);
         track.loudness = output_loudness;
         opus_tracks.push((
             packager.complete(&track)?,
