@@ -35,8 +35,14 @@ sum() {
 }
 
 : > "$work/results"
-# 1. audiopack: decode twice, measure, normalize, resample, 4 renditions in parallel.
-measure audiopack "$bin" -q ingest "$work/in.flac" --out "$work/ap" --ladder "$(IFS=,; echo "${ladder[*]}")"
+ladder_arg="$(IFS=,; echo "${ladder[*]}")"
+# 1. audiopack: decode twice, measure, normalize, resample, 4 renditions in
+#    parallel, Ogg Opus out (the same deliverable as ffmpeg and opusenc).
+measure audiopack "$bin" -q ingest "$work/in.flac" --out "$work/ap" --ladder "$ladder_arg" --formats ogg
+# 1b. the same job packaged as CMAF + HLS + DASH (no lossless tier): the cost
+#     of packaging. 1c. the default job, with the FLAC tier.
+measure audiopack_cmaf "$bin" -q ingest "$work/in.flac" --out "$work/ap_cmaf" --ladder "$ladder_arg" --no-lossless
+measure audiopack_full "$bin" -q ingest "$work/in.flac" --out "$work/ap_full" --ladder "$ladder_arg"
 
 # 2. ffmpeg, the same job: two-pass loudnorm (measure, then linear gain),
 #    resample to 48 kHz, the same libopus settings, 4 outputs from one decode.
@@ -59,7 +65,7 @@ done
 sum opusenc
 
 # 4. audiopack on the long input: memory must not grow with duration.
-measure audiopack_long "$bin" -q ingest "$work/long.flac" --out "$work/ap_long" --ladder "$(IFS=,; echo "${ladder[*]}")"
+measure audiopack_long "$bin" -q ingest "$work/long.flac" --out "$work/ap_long" --ladder "$ladder_arg"
 
 echo
 echo "input: ${secs} s music-like FLAC (44.1 kHz stereo), ladder ${ladder[*]} kbit/s; $(nproc) cores"
@@ -68,10 +74,12 @@ awk '
   {w[$1]=$2; c[$1]=$3; r[$1]=$4}
   END {
     printf "%-16s %9s %9s %10s %9s\n", "", "wall s", "CPU s", "RSS MiB", "x realtime"
-    n = split("audiopack ffmpeg opusenc audiopack_long", names, " ")
+    n = split("audiopack audiopack_cmaf audiopack_full ffmpeg opusenc audiopack_long", names, " ")
     for (i = 1; i <= n; i++) { k = names[i]; printf "%-16s %9.2f %9.2f %10.1f %9.1f\n", k, w[k], c[k], r[k]/1024, (k == "audiopack_long" ? LONG : SECS) / w[k] }
     printf "\naudiopack CPU / bare opusenc ladder CPU: %.2f  (target <= 1.15)\n", c["audiopack"]/c["opusenc"]
     printf "audiopack wall / ffmpeg wall:            %.2f  (target <= 0.5)\n", w["audiopack"]/w["ffmpeg"]
+    printf "CMAF packaging cost (CPU, wall):         %+.1f %%, %+.1f %%\n", (c["audiopack_cmaf"]/c["audiopack"]-1)*100, (w["audiopack_cmaf"]/w["audiopack"]-1)*100
+    printf "with the FLAC tier (CPU, wall):          %+.1f %%, %+.1f %%\n", (c["audiopack_full"]/c["audiopack"]-1)*100, (w["audiopack_full"]/w["audiopack"]-1)*100
     printf "audiopack peak RSS, %d s input:        %.1f MiB (target < 64)\n", SECS, r["audiopack"]/1024
-    printf "audiopack peak RSS, %d s input:       %.1f MiB (target < 64)\n", LONG, r["audiopack_long"]/1024
+    printf "audiopack peak RSS, %d s input:       %.1f MiB (target < 64; full package)\n", LONG, r["audiopack_long"]/1024
   }' SECS="$secs" LONG="$long" "$work/results"
