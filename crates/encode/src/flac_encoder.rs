@@ -8,6 +8,11 @@ use flacenc::source::{Fill, FrameBuf};
 
 use crate::error::EncodeError;
 
+/// LPC order. On 120 s of the demo music (44.1 kHz stereo) the FLAC tier
+/// took 1.61 s CPU with flacenc's default of 10, 0.87 s with 8 (files
+/// +0.35 %), and no less with 6 (files +1.3 %).
+const LPC_ORDER: usize = 8;
+
 /// One encoded FLAC frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlacFrame {
@@ -47,7 +52,9 @@ impl FlacEncoder {
                 "{bits_per_sample}-bit samples are not supported (8/12/16/20/24)"
             )));
         }
-        let config = flacenc::config::Encoder::default()
+        let mut config = flacenc::config::Encoder::default();
+        config.subframe_coding.qlpc.lpc_order = LPC_ORDER;
+        let config = config
             .into_verified()
             .map_err(|(_, e)| config_err(e.to_string()))?;
         let info = StreamInfo::new(sample_rate as usize, channels, bits_per_sample as usize)
