@@ -259,3 +259,55 @@ fn segment_duration_option() {
     let flac = media(&out.join("flac.m3u8"));
     assert_eq!(flac.segments.len(), 10);
 }
+
+#[test]
+fn mpd_parses_and_matches_the_media() {
+    let (_dir, out, report) = package("demo.flac", &["--ladder", "64,128"]);
+    let text = std::fs::read_to_string(out.join("manifest.mpd")).expect("mpd");
+    let mpd = dash_mpd_core::parse(&text).expect("the MPD parses");
+    assert_eq!(mpd.mpdtype.as_deref(), Some("static"));
+    let duration = mpd.mediaPresentationDuration.expect("duration");
+    assert!((duration.as_secs_f64() - 20.0).abs() < 1e-3, "{duration:?}");
+    let period = &mpd.periods[0];
+    let codecs: Vec<_> = period
+        .adaptations
+        .iter()
+        .map(|a| a.codecs.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(codecs, ["opus", "flac"]);
+    let packaged = report["package"]["renditions"]
+        .as_array()
+        .expect("renditions");
+    for set in &period.adaptations {
+        assert_eq!(set.AudioChannelConfiguration[0].value.as_deref(), Some("2"));
+        for rep in &set.representations {
+            let id = rep.id.clone().expect("id");
+            let entry = packaged
+                .iter()
+                .find(|p| p["name"] == id.as_str())
+                .expect("in the report");
+            assert_eq!(rep.bandwidth, entry["average_bandwidth_bps"].as_u64());
+            let template = rep.SegmentTemplate.as_ref().expect("SegmentTemplate");
+            let timeline = template.SegmentTimeline.as_ref().expect("SegmentTimeline");
+            let ticks: u64 = timeline
+                .segments
+                .iter()
+                .map(|s| s.d * (s.r.unwrap_or(0) as u64 + 1))
+                .sum();
+            let count: u64 = timeline
+                .segments
+                .iter()
+                .map(|s| s.r.unwrap_or(0) as u64 + 1)
+                .sum();
+            assert_eq!(count, entry["segments"].as_u64().expect("segments"), "{id}");
+            let pto = template.presentationTimeOffset.unwrap_or(0);
+            let timescale = template.timescale.expect("timescale");
+            // The timeline ends exactly where the presentation ends.
+            assert_eq!(
+                ticks - pto,
+                (duration.as_secs_f64() * timescale as f64).round() as u64,
+                "{id}"
+            );
+        }
+    }
+}
