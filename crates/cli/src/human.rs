@@ -111,9 +111,7 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
             let _ = writeln!(s, "  lossless tier skipped: {why}");
         }
         for m in &p.manifests {
-            if !m.starts_with("opus_") && m != "flac.m3u8" {
-                let _ = writeln!(s, "  manifest {}", out.join(m).display());
-            }
+            let _ = writeln!(s, "  manifest {}", out.join(m).display());
         }
     }
     if verbose {

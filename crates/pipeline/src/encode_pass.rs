@@ -86,6 +86,7 @@ pub(crate) struct RenditionOutcome {
 pub(crate) struct LosslessOutcome {
     pub packager: TrackPackager,
     pub frames: u64,
+    pub plan: LosslessPlan,
 }
 
 pub(crate) struct EncodeOutcome {
@@ -468,6 +469,7 @@ fn encode_lossless(
     Ok(LosslessOutcome {
         packager,
         frames: encoder.frames_in(),
+        plan,
     })
 }
 

@@ -371,15 +371,12 @@ fn package_outputs(
     }
     let flac_track = match outcome.lossless.take() {
         Some(l) => {
-            let block_size = lossless_plan(info, config, l.frames)
-                .map(|(p, _)| p.block_size)
-                .unwrap_or(4096);
             let track = TrackDescription {
                 entry: SampleEntry::Flac {
                     channels: info.channels as u8,
-                    bits_per_sample: info.bits_per_sample.unwrap_or(16) as u8,
+                    bits_per_sample: l.plan.bits_per_sample as u8,
                     sample_rate: info.sample_rate,
-                    block_size: block_size as u16,
+                    block_size: l.plan.block_size as u16,
                     total_samples: l.frames,
                 },
                 timescale: info.sample_rate,

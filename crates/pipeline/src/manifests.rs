@@ -75,7 +75,8 @@ pub(crate) fn rendition(facts: &TrackFacts<'_>) -> Rendition {
     }
 }
 
-/// Writes the manifests into `dir`; returns the names of those written.
+/// Writes the manifests into `dir`; returns the names of the master
+/// playlists and the MPD written (media playlists are per rendition).
 /// HLS: `master.m3u8` (the Opus ladder), `lossless.m3u8` (the FLAC tier,
 /// a master of its own so no player switches codecs mid-stream) and one
 /// media playlist per rendition. DASH: `manifest.mpd` with one
@@ -89,14 +90,17 @@ pub(crate) fn write_manifests(
     hls: bool,
     dash: bool,
 ) -> Result<Vec<String>, JobError> {
-    let mut written = Vec::new();
-    let mut write = |name: &str, text: String| -> Result<(), JobError> {
+    let write = |name: &str, text: String| -> Result<(), JobError> {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|source| JobError::Output {
             path,
             action: "writing",
             source,
-        })?;
+        })
+    };
+    let mut written = Vec::new();
+    let mut write_top = |name: &str, text: String| -> Result<(), JobError> {
+        write(name, text)?;
         written.push(name.to_string());
         Ok(())
     };
@@ -104,7 +108,7 @@ pub(crate) fn write_manifests(
         for r in opus.iter().chain(flac) {
             write(&r.playlist_uri, render_media_playlist(r))?;
         }
-        write(
+        write_top(
             "master.m3u8",
             render_master_playlist(&Presentation {
                 duration_ticks,
@@ -113,7 +117,7 @@ pub(crate) fn write_manifests(
             }),
         )?;
         if let Some(f) = flac {
-            write(
+            write_top(
                 "lossless.m3u8",
                 render_master_playlist(&Presentation {
                     duration_ticks,
@@ -126,7 +130,7 @@ pub(crate) fn write_manifests(
     if dash {
         let mut all = opus.to_vec();
         all.extend(flac.cloned());
-        write(
+        write_top(
             "manifest.mpd",
             render_mpd(&Presentation {
                 duration_ticks,

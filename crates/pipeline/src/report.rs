@@ -24,7 +24,8 @@ pub struct PackageReport {
     /// `segments` or `single-file`.
     pub layout: &'static str,
     pub segment_duration_seconds: f64,
-    /// Manifests written, master playlists and MPD last.
+    /// Entry points written: HLS master playlists and the MPD (each
+    /// rendition's media playlist is listed with the rendition).
     pub manifests: Vec<String>,
     pub renditions: Vec<PackagedRendition>,
     /// Why there is no lossless tier, when there is none.
