@@ -24,10 +24,23 @@ fn shaka_hlsjs_and_dashjs_play_both_layouts() {
     let input = fixture("demo.flac");
     ingest_json(&input, &segments, &[]);
     ingest_json(&input, &single, &["--layout", "single-file"]);
+    // A 96 kHz 24-bit master: its FLAC tier has a sample entry rate of 0
+    // and an `srat` box, which Chromium must accept too.
+    let hi_res = dir.path().join("hi_res");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(&input)
+        .args(["-t", "8", "-ar", "96000", "-c:a", "pcm_s24le"])
+        .arg(dir.path().join("hi96.wav"))
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    ingest_json(&dir.path().join("hi96.wav"), &hi_res, &["--ladder", "64"]);
     let out = Command::new("node")
         .arg(players.join("run.mjs"))
         .arg(&segments)
         .arg(&single)
+        .arg(&hi_res)
         .output()
         .expect("node is required: run scripts/test.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -36,11 +49,11 @@ fn shaka_hlsjs_and_dashjs_play_both_layouts() {
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).expect("result line"))
         .collect();
-    // 2 layouts × (Shaka HLS, hls.js HLS, Shaka DASH, dash.js DASH, and the
+    // 3 packages × (Shaka HLS, hls.js HLS, Shaka DASH, dash.js DASH, and the
     // lossless master in Shaka and hls.js).
     assert_eq!(
         results.len(),
-        12,
+        18,
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
