@@ -23,7 +23,12 @@ pub fn render_mpd(p: &Presentation) -> String {
     let _ = writeln!(s, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
         s,
-        r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="{profile}" type="static" mediaPresentationDuration="{}" minBufferTime="PT2S">"#,
+        r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"{} profiles="{profile}" type="static" mediaPresentationDuration="{}" minBufferTime="PT2S">"#,
+        if p.renditions.iter().any(|r| r.protection.is_some()) {
+            r#" xmlns:cenc="urn:mpeg:cenc:2013" xmlns:dashif="https://dashif.org/CPS""#
+        } else {
+            ""
+        },
         iso8601_duration(p.duration_ticks, p.timescale)
     );
     let _ = writeln!(s, r#"  <Period id="0" start="PT0S">"#);
@@ -44,6 +49,9 @@ pub fn render_mpd(p: &Presentation) -> String {
             xml(codec),
             first.sample_rate
         );
+        if let Some(protection) = &first.protection {
+            s.push_str(&protection.dash_elements("      "));
+        }
         let _ = writeln!(
             s,
             r#"      <AudioChannelConfiguration schemeIdUri="{CHANNEL_SCHEME}" value="{}"/>"#,
@@ -197,6 +205,20 @@ mod tests {
         ));
         assert!(mpd.contains(r#"<Initialization range="0-699"/>"#));
         assert!(!mpd.contains("SegmentTemplate"));
+    }
+
+    #[test]
+    fn content_protection_elements() {
+        let mut p = presentation(false);
+        for r in &mut p.renditions {
+            r.protection = Some(crate::hls::protection_tests::fairplay_and_widevine());
+        }
+        let mpd = render_mpd(&p);
+        assert!(mpd.contains(r#"xmlns:cenc="urn:mpeg:cenc:2013""#));
+        assert!(mpd.contains(r#"<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cbcs" cenc:default_KID="11111111-1111-1111-1111-111111111111"/>"#), "{mpd}");
+        assert!(mpd.contains("<ContentProtection schemeIdUri=\"urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed\">\n        <cenc:pssh>Zm9vYmFy</cenc:pssh>\n"), "{mpd}");
+        // ContentProtection precedes AudioChannelConfiguration (schema order).
+        assert!(mpd.find("ContentProtection") < mpd.find("AudioChannelConfiguration"));
     }
 
     #[test]

@@ -18,6 +18,18 @@ pub fn render_master_playlist(p: &Presentation) -> String {
     let _ = writeln!(s, "#EXTM3U");
     let _ = writeln!(s, "#EXT-X-VERSION:{HLS_VERSION}");
     let _ = writeln!(s, "#EXT-X-INDEPENDENT-SEGMENTS");
+    let mut session_keys: Vec<String> = Vec::new();
+    for line in p
+        .renditions
+        .iter()
+        .filter_map(|r| r.protection.as_ref())
+        .flat_map(|pr| pr.hls_lines("EXT-X-SESSION-KEY"))
+    {
+        if !session_keys.contains(&line) {
+            let _ = writeln!(s, "{line}");
+            session_keys.push(line);
+        }
+    }
     for r in &p.renditions {
         let _ = writeln!(
             s,
@@ -39,6 +51,11 @@ pub fn render_media_playlist(r: &Rendition) -> String {
     let _ = writeln!(s, "#EXT-X-PLAYLIST-TYPE:VOD");
     let _ = writeln!(s, "#EXT-X-MEDIA-SEQUENCE:0");
     let _ = writeln!(s, "#EXT-X-INDEPENDENT-SEGMENTS");
+    // Keys come before the map: the init segment is protected too (its
+    // sample entry is `enca`).
+    for line in r.protection.iter().flat_map(|pr| pr.hls_lines("EXT-X-KEY")) {
+        let _ = writeln!(s, "{line}");
+    }
     match &r.init {
         Resource::File { uri } => {
             let _ = writeln!(s, "#EXT-X-MAP:URI=\"{uri}\"");
@@ -145,6 +162,7 @@ pub(crate) mod tests {
             ],
             playlist_uri: format!("opus_{kbps}k.m3u8"),
             media_template: (!ranges).then(|| format!("opus_{kbps}k/$Number$.m4s")),
+            protection: None,
         }
     }
 
@@ -184,5 +202,58 @@ pub(crate) mod tests {
         let mut r = opus_rendition(64, false);
         r.segments[1].duration_ticks = 48_000 * 6 + 24_000; // 6.5 s rounds to 7
         assert!(render_media_playlist(&r).contains("#EXT-X-TARGETDURATION:7\n"));
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod protection_tests {
+    use super::tests::opus_rendition;
+    use super::*;
+    use crate::protection::{HlsKeyReference, KeySystem, Protection, Scheme};
+
+    pub(crate) fn fairplay_and_widevine() -> Protection {
+        Protection {
+            scheme: Scheme::Cbcs,
+            default_kid: [0x11; 16],
+            systems: vec![
+                KeySystem {
+                    dash_scheme_id_uri: "urn:uuid:94ce86fb-07ff-4f43-adb8-93d2fa968ca2".into(),
+                    pssh: None,
+                    license_url: None,
+                    hls: Some(HlsKeyReference {
+                        keyformat: "com.apple.streamingkeydelivery".into(),
+                        uri: "skd://key-1".into(),
+                    }),
+                },
+                KeySystem {
+                    dash_scheme_id_uri: "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed".into(),
+                    pssh: Some(b"foobar".to_vec()),
+                    license_url: None,
+                    hls: None,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn keys_in_media_and_master_playlists() {
+        let mut r = opus_rendition(64, false);
+        r.protection = Some(fairplay_and_widevine());
+        let media = render_media_playlist(&r);
+        let key = "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://key-1\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n";
+        assert!(media.contains(&format!("{key}#EXT-X-MAP:")), "{media}");
+        let p = Presentation {
+            duration_ticks: 1,
+            timescale: 48_000,
+            renditions: vec![r.clone(), r],
+        };
+        let master = render_master_playlist(&p);
+        assert_eq!(
+            master
+                .matches("#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI=\"skd://key-1\"")
+                .count(),
+            1,
+            "{master}"
+        );
     }
 }

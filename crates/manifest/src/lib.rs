@@ -11,8 +11,10 @@
 //!   version 7, `EXT-X-MAP`, `EXT-X-BYTERANGE` for single files) and
 //!   [`render_mpd`] (static MPD: `SegmentTemplate` + `SegmentTimeline` for
 //!   segments, `SegmentBase indexRange` for single files).
-//! * DRM slots in later: a rendition will carry key references that become
-//!   `EXT-X-KEY`/`EXT-X-SESSION-KEY` and `ContentProtection`.
+//! * DRM: a rendition may carry a [`Protection`] (scheme, default KID, one
+//!   entry per DRM system) that becomes `EXT-X-KEY` in its media playlist,
+//!   `EXT-X-SESSION-KEY` in the master and `ContentProtection` (with
+//!   `cenc:default_KID`, `cenc:pssh`, `dashif:Laurl`) in the MPD.
 //!
 //! Status: the packaging issue is in progress; these renderers are not yet
 //! wired into the job, nor proven in players.
@@ -20,9 +22,11 @@
 mod dash;
 mod hls;
 mod model;
+mod protection;
 mod time;
 
 pub use dash::render_mpd;
 pub use hls::{render_master_playlist, render_media_playlist};
 pub use model::{Presentation, Rendition, Resource, Segment};
+pub use protection::{HlsKeyReference, KeySystem, Protection, Scheme, base64, uuid_text};
 pub use time::{iso8601_duration, seconds_text};

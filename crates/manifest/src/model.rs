@@ -1,5 +1,7 @@
 //! The description the renderers work from.
 
+use crate::protection::Protection;
+
 /// Where bytes live: a whole file, or a byte range of one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
@@ -57,6 +59,8 @@ pub struct Rendition {
     /// DASH `SegmentTemplate@media` for the segments layout, numbering from
     /// 1 (`opus_96k/$Number$.m4s`); `None` in the single-file layout.
     pub media_template: Option<String>,
+    /// Key references when the rendition is encrypted.
+    pub protection: Option<Protection>,
 }
 
 /// A whole package.

@@ -72,6 +72,7 @@ pub(crate) fn rendition(facts: &TrackFacts<'_>) -> Rendition {
         segments,
         playlist_uri: format!("{}.m3u8", t.name),
         media_template: template,
+        protection: None,
     }
 }
 
