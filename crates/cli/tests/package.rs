@@ -312,20 +312,6 @@ fn mpd_parses_and_matches_the_media() {
     }
 }
 
-/// A 96 kHz 24-bit master, made here with ffmpeg from the demo.
-fn hi_res_master(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("hi96.wav");
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-i"])
-        .arg(fixture("demo.flac"))
-        .args(["-t", "8", "-ar", "96000", "-c:a", "pcm_s24le"])
-        .arg(&path)
-        .status()
-        .expect("ffmpeg");
-    assert!(status.success());
-    path
-}
-
 #[test]
 fn lossless_tier_above_65535_hz() {
     // 96 kHz does not fit the sample entry's 16.16 rate: it is written as 0

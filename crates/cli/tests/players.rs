@@ -27,15 +27,7 @@ fn shaka_hlsjs_and_dashjs_play_both_layouts() {
     // A 96 kHz 24-bit master: its FLAC tier has a sample entry rate of 0
     // and an `srat` box, which Chromium must accept too.
     let hi_res = dir.path().join("hi_res");
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-i"])
-        .arg(&input)
-        .args(["-t", "8", "-ar", "96000", "-c:a", "pcm_s24le"])
-        .arg(dir.path().join("hi96.wav"))
-        .status()
-        .expect("ffmpeg");
-    assert!(status.success());
-    ingest_json(&dir.path().join("hi96.wav"), &hi_res, &["--ladder", "64"]);
+    ingest_json(&hi_res_master(dir.path()), &hi_res, &["--ladder", "64"]);
     let out = Command::new("node")
         .arg(players.join("run.mjs"))
         .arg(&segments)

@@ -140,6 +140,7 @@ pub(crate) fn encode(
             let (tx, rx) = sync_channel::<Block>(CHANNEL_BLOCKS);
             lossless_tx = Some(tx);
             let packager = TrackPackager::new(
+                &info.path,
                 plan.out_dir,
                 "flac",
                 c.layout,
@@ -371,6 +372,7 @@ fn encode_rendition(
     // Every Opus rendition has the same pre-skip, so the same cuts.
     let mut cmaf = match sinks.cmaf {
         Some(c) => Some(TrackPackager::new(
+            &input,
             &dir,
             &rung.name(),
             c.layout,

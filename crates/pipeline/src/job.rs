@@ -250,7 +250,7 @@ fn run_into(
             output: outcome.output_loudness,
         },
         processing: ProcessingReport {
-            downmixed_to_stereo: info.channels > 2,
+            downmixed_to_stereo: plan.downmix.is_some(),
             limiter: gain.limiter_engaged,
             output_sample_rate: OPUS_RATE,
             output_channels: channels_out,

@@ -19,6 +19,8 @@ const MIN_TAIL_SECONDS: f64 = 0.1;
 
 /// Cuts one rendition into segments as its samples arrive.
 pub(crate) struct TrackPackager {
+    /// The input file, named in internal errors.
+    input: PathBuf,
     layout: Layout,
     dir: PathBuf,
     name: String,
@@ -61,6 +63,7 @@ fn out_err<'a>(path: &'a Path, action: &'static str) -> impl Fn(std::io::Error) 
 
 impl TrackPackager {
     pub(crate) fn new(
+        input: &Path,
         dir: &Path,
         name: &str,
         layout: Layout,
@@ -84,6 +87,7 @@ impl TrackPackager {
             }
         };
         Ok(TrackPackager {
+            input: input.to_path_buf(),
             layout,
             dir: dir.to_path_buf(),
             name: name.to_string(),
@@ -112,7 +116,7 @@ impl TrackPackager {
 
     fn cut(&mut self) -> Result<(), JobError> {
         let Some(segment) = self.fragmenter.cut().map_err(|e| JobError::Internal {
-            input: self.dir.clone(),
+            input: self.input.clone(),
             message: format!("{}: {e}", self.name),
         })?
         else {
@@ -153,7 +157,7 @@ impl TrackPackager {
     /// the single-file layout, assembles `init + sidx + fragments`.
     pub(crate) fn complete(self, track: &TrackDescription) -> Result<PackagedTrack, JobError> {
         let internal = |e: audiopack_segmenter::SegmentError| JobError::Internal {
-            input: self.dir.clone(),
+            input: self.input.clone(),
             message: format!("{}: {e}", self.name),
         };
         let init = init_segment(track).map_err(internal)?;

@@ -173,3 +173,17 @@ pub fn assert_no_staging_left(out: &Path) {
         .collect();
     assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
 }
+
+/// A 96 kHz 24-bit master, made here with ffmpeg from the demo.
+pub fn hi_res_master(dir: &Path) -> PathBuf {
+    let path = dir.join("hi96.wav");
+    let status = tool("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(fixture("demo.flac"))
+        .args(["-t", "8", "-ar", "96000", "-c:a", "pcm_s24le"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    path
+}
