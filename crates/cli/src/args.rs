@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use audiopack_pipeline::{
     Formats, IngestConfig, JobConfig, JobError, Layout, Limits, NormalizeConfig, NormalizePreset,
 };
+use audiopack_publish::{PublishOptions, S3Options};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -45,8 +46,68 @@ pub enum Command {
         #[command(flatten)]
         input: InputArgs,
     },
-    /// Normalize and encode a master into an output directory.
+    /// Normalize and encode a master into an output directory or onto
+    /// S3-compatible storage.
     Ingest(IngestArgs),
+    /// Publish an already packaged directory to S3-compatible storage (or
+    /// another directory), in manifest-safe order, skipping unchanged
+    /// objects.
+    Publish(PublishArgs),
+}
+
+/// How to reach S3-compatible storage (credentials come from the standard
+/// AWS chain: environment, profile, SSO, instance metadata).
+#[derive(Debug, Args)]
+pub struct StorageArgs {
+    /// S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Region (default: the AWS chain, else us-east-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Virtual-hosted-style addressing (bucket.host) even with a custom
+    /// endpoint (default there: path-style).
+    #[arg(long)]
+    pub virtual_hosted: bool,
+    /// Objects uploaded at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+impl StorageArgs {
+    pub fn s3_options(&self) -> S3Options {
+        S3Options {
+            endpoint_url: self.endpoint_url.clone(),
+            region: self.region.clone(),
+            path_style: self.virtual_hosted.then_some(false),
+            ..S3Options::default()
+        }
+    }
+
+    pub fn publish_options(&self, dry_run: bool) -> PublishOptions {
+        PublishOptions {
+            concurrency: usize::from(self.concurrency),
+            dry_run,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// A directory written by `audiopack ingest`.
+    pub dir: PathBuf,
+    /// Destination: s3://bucket/prefix/ or a local directory.
+    #[arg(long, short)]
+    pub out: String,
+    /// List what would be written (and what is already there); write
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the publish report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// Limits and strictness for reading the input.
@@ -95,11 +156,14 @@ pub enum Preset {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    pub file: PathBuf,
-    /// Output directory. Written to a staging directory beside it and moved
-    /// into place only on success; an earlier audiopack output is replaced.
+    /// The master: a local file or s3://bucket/key (downloaded first).
+    pub file: String,
+    /// Output: a local directory (written to a staging directory beside it
+    /// and moved into place only on success; an earlier audiopack output is
+    /// replaced) or s3://bucket/prefix/ (uploaded while encoding, manifests
+    /// last).
     #[arg(long, short)]
-    pub out: PathBuf,
+    pub out: String,
     /// Deliverables, comma-separated: hls, dash (CMAF segments and
     /// manifests), ogg (progressive Ogg Opus files).
     #[arg(long, default_value = "hls,dash")]
@@ -136,6 +200,8 @@ pub struct IngestArgs {
     pub json: bool,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 impl IngestArgs {

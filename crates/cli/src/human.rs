@@ -128,3 +128,42 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
     let _ = writeln!(s, "  report  {}", out.join("report.json").display());
     s
 }
+
+pub fn publish(r: &audiopack_publish::PublishReport, list: bool) -> String {
+    use audiopack_publish::Action;
+    let mut s = String::new();
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    if list {
+        for o in &r.objects {
+            let action = match o.action {
+                Action::Written => "written",
+                Action::Skipped => "unchanged",
+                Action::WouldWrite => "would write",
+                Action::Unchanged => "unchanged",
+            };
+            let _ = writeln!(s, "  {action:<11} {:>10} B  {}", o.bytes, o.location);
+        }
+    }
+    let verb = if r.dry_run { "would write" } else { "wrote" };
+    if r.objects_written == 0 && !r.dry_run {
+        let _ = writeln!(
+            s,
+            "{}: nothing to write, all {} objects already published ({:.1} MiB)",
+            r.destination,
+            r.objects_skipped,
+            mib(r.bytes_skipped)
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "{}: {verb} {} objects ({:.1} MiB), {} unchanged, {} retries, {:.1} s",
+            r.destination,
+            r.objects_written,
+            mib(r.bytes_written),
+            r.objects_skipped,
+            r.retries,
+            r.duration_seconds
+        );
+    }
+    s
+}

@@ -1,38 +1,61 @@
-//! `audiopack`: a thin shell over `audiopack-pipeline`.
+//! `audiopack`: a thin shell over `audiopack-pipeline` and
+//! `audiopack-publish`.
 //!
 //! Exit codes (also in the README):
 //! 0 success · 1 internal error (a bug) · 2 usage or invalid options ·
 //! 3 bad input (corrupt, truncated, empty, lying header) ·
 //! 4 unsupported input (unknown format or codec) · 5 input over the limits ·
-//! 6 I/O or storage failure (unreadable input, unwritable output).
+//! 6 local I/O failure or missing input object ·
+//! 7 storage credentials rejected or missing · 8 storage access denied ·
+//! 9 bucket does not exist · 10 storage endpoint unreachable ·
+//! 11 storage failed (errors that persisted through every retry).
 
 mod args;
 mod human;
 mod progress;
 
 use std::error::Error as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use audiopack_pipeline::{JobError, JobErrorKind, NoProgress, Progress};
+use audiopack_pipeline::{JobErrorKind, NoProgress, Progress};
+use audiopack_publish::{
+    DirStore, Location, PublishError, PublishErrorKind, S3Store, Store, StoreErrorKind,
+};
 use clap::Parser;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, IngestArgs, PublishArgs, StorageArgs};
 use crate::progress::Bar;
 
-fn exit_code(kind: JobErrorKind) -> u8 {
+fn exit_code(kind: PublishErrorKind) -> u8 {
     match kind {
-        JobErrorKind::Internal => 1,
-        JobErrorKind::Config => 2,
-        JobErrorKind::BadInput => 3,
-        JobErrorKind::Unsupported => 4,
-        JobErrorKind::Limit => 5,
-        JobErrorKind::Io => 6,
+        PublishErrorKind::Job(JobErrorKind::Internal) => 1,
+        PublishErrorKind::Job(JobErrorKind::Config) | PublishErrorKind::Config => 2,
+        PublishErrorKind::Job(JobErrorKind::BadInput) => 3,
+        PublishErrorKind::Job(JobErrorKind::Unsupported) => 4,
+        PublishErrorKind::Job(JobErrorKind::Limit) => 5,
+        PublishErrorKind::Job(JobErrorKind::Io)
+        | PublishErrorKind::Io
+        | PublishErrorKind::Store(StoreErrorKind::NoSuchKey) => 6,
+        PublishErrorKind::Store(StoreErrorKind::Credentials) => 7,
+        PublishErrorKind::Store(StoreErrorKind::AccessDenied) => 8,
+        PublishErrorKind::Store(StoreErrorKind::NoSuchBucket) => 9,
+        PublishErrorKind::Store(StoreErrorKind::Unreachable) => 10,
+        PublishErrorKind::Store(StoreErrorKind::Failed) => 11,
     }
+}
+
+/// A downloaded `s3://` input: messages name the URL, not the spool file.
+struct SpooledInput {
+    local: PathBuf,
+    url: String,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let mut spooled = None;
+    match run(&cli, &mut spooled) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let mut message = format!("error: {e}");
@@ -46,13 +69,16 @@ fn main() -> ExitCode {
                 }
                 source = s.source();
             }
+            if let Some(s) = &spooled {
+                message = message.replace(&s.local.display().to_string(), &s.url);
+            }
             eprintln!("{message}");
             ExitCode::from(exit_code(e.kind()))
         }
     }
 }
 
-fn run(cli: &Cli) -> Result<(), JobError> {
+fn run(cli: &Cli, spooled: &mut Option<SpooledInput>) -> Result<(), PublishError> {
     let bar = Bar::new(cli.quiet);
     let progress: &dyn Progress = if cli.quiet { &NoProgress } else { &bar };
     match &cli.command {
@@ -72,22 +98,141 @@ fn run(cli: &Cli) -> Result<(), JobError> {
                 print!("{}", human::loudness(&report));
             }
         }
-        Command::Ingest(args) => {
-            let config = args.to_config()?;
-            let report = audiopack_pipeline::run_ingest(&args.file, &args.out, &config, progress)?;
-            if args.json {
-                print_json(&report)?;
-            } else if !cli.quiet {
-                print!("{}", human::ingest(&report, &args.out, cli.verbose));
+        Command::Ingest(args) => ingest(cli, args, progress, spooled)?,
+        Command::Publish(args) => publish(cli, args)?,
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, PublishError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(PublishError::local(".", "starting the I/O runtime"))
+}
+
+async fn open_store(location: &Location, storage: &StorageArgs) -> Result<Store, PublishError> {
+    Ok(match location {
+        Location::Local(dir) => Store::Dir(DirStore::new(dir)),
+        Location::S3(url) => Store::S3(S3Store::connect(url.clone(), storage.s3_options()).await?),
+    })
+}
+
+fn ingest(
+    cli: &Cli,
+    args: &IngestArgs,
+    progress: &dyn Progress,
+    spooled: &mut Option<SpooledInput>,
+) -> Result<(), PublishError> {
+    let config = args.to_config()?;
+    let out = Location::parse_destination(&args.out)?;
+    let remote_input = args.file.starts_with("s3://");
+    if let (false, Location::Local(dir)) = (remote_input, &out) {
+        let report = audiopack_pipeline::run_ingest(Path::new(&args.file), dir, &config, progress)?;
+        if args.json {
+            print_json(&report)?;
+        } else if !cli.quiet {
+            print!("{}", human::ingest(&report, dir, cli.verbose));
+        }
+        return Ok(());
+    }
+    let rt = runtime()?;
+    let input_dir = tempfile::Builder::new()
+        .prefix("audiopack-input-")
+        .tempdir()
+        .map_err(PublishError::local(
+            std::env::temp_dir(),
+            "creating a temporary directory",
+        ))?;
+    let (input, label) = if remote_input {
+        let local = rt.block_on(audiopack_publish::fetch_input(
+            &args.file,
+            &args.storage.s3_options(),
+            input_dir.path(),
+        ))?;
+        *spooled = Some(SpooledInput {
+            local: local.clone(),
+            url: args.file.clone(),
+        });
+        (local, Some(args.file.as_str()))
+    } else {
+        (PathBuf::from(&args.file), None)
+    };
+    let store = Arc::new(rt.block_on(open_store(&out, &args.storage))?);
+    let (report, published) = match &out {
+        Location::Local(dir) => {
+            // s3:// input into a local directory: the usual staged output.
+            let mut report = audiopack_pipeline::run_ingest(&input, dir, &config, progress)?;
+            if let Some(label) = label {
+                report.input.path = label.into();
+                let path = dir.join(audiopack_publish::REPORT);
+                let text = serde_json::to_string_pretty(&report)
+                    .map_err(|e| PublishError::Config(format!("report: {e}")))?;
+                std::fs::write(&path, text + "\n")
+                    .map_err(PublishError::local(&path, "writing"))?;
             }
+            (report, None)
+        }
+        Location::S3(_) => {
+            let (report, published) = audiopack_publish::ingest_to_store(
+                rt.handle(),
+                &input,
+                label,
+                store,
+                &config,
+                progress,
+                &args.storage.publish_options(false),
+            )?;
+            (report, Some(published))
+        }
+    };
+    if args.json {
+        let mut value = serde_json::to_value(&report)
+            .map_err(|e| PublishError::Config(format!("JSON output: {e}")))?;
+        if let (Some(p), Some(map)) = (&published, value.as_object_mut()) {
+            map.insert(
+                "publish".into(),
+                serde_json::to_value(p)
+                    .map_err(|e| PublishError::Config(format!("JSON output: {e}")))?,
+            );
+        }
+        print_json(&value)?;
+    } else if !cli.quiet {
+        print!(
+            "{}",
+            human::ingest(&report, Path::new(&args.out), cli.verbose)
+        );
+        if let Some(p) = &published {
+            print!("{}", human::publish(p, cli.verbose));
         }
     }
     Ok(())
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> Result<(), JobError> {
+fn publish(cli: &Cli, args: &PublishArgs) -> Result<(), PublishError> {
+    let out = Location::parse_destination(&args.out)?;
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let store = Arc::new(open_store(&out, &args.storage).await?);
+        audiopack_publish::publish_package(
+            &args.dir,
+            store,
+            &args.storage.publish_options(args.dry_run),
+        )
+        .await
+    })?;
+    if args.json {
+        print_json(&report)?;
+    } else if !cli.quiet {
+        print!("{}", human::publish(&report, cli.verbose || args.dry_run));
+    }
+    Ok(())
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), PublishError> {
     let text = serde_json::to_string_pretty(value)
-        .map_err(|e| JobError::Config(format!("JSON output: {e}")))?;
+        .map_err(|e| PublishError::Config(format!("JSON output: {e}")))?;
     println!("{text}");
     Ok(())
 }

@@ -17,7 +17,7 @@ use audiopack_ingest::Source;
 use crate::config::Layout;
 use crate::error::JobError;
 use crate::package::TrackPackager;
-use crate::progress::Progress;
+use crate::progress::{OutputSink, Progress};
 
 /// Blocks in flight per consumer. With ~4 k-frame blocks this is well under
 /// a megabyte per rendition, and it lets the decoder run a little ahead.
@@ -46,6 +46,8 @@ pub(crate) struct EncodePlan<'a> {
     pub cmaf: Option<CmafPlan>,
     /// Encode the FLAC tier from the untouched source.
     pub lossless: Option<LosslessPlan>,
+    /// Told about each media file as it is completed.
+    pub sink: &'a dyn OutputSink,
 }
 
 #[derive(Clone, Copy)]
@@ -132,7 +134,8 @@ pub(crate) fn encode(
             };
             let input = info.path.clone();
             let dir = plan.out_dir.to_path_buf();
-            encoders.push(scope.spawn(move || encode_rendition(rx, rung, sinks, dir, input)));
+            let sink = plan.sink;
+            encoders.push(scope.spawn(move || encode_rendition(rx, rung, sinks, dir, input, sink)));
         }
         let mut lossless_tx = None;
         let mut lossless = None;
@@ -150,8 +153,10 @@ pub(crate) fn encode(
             )?;
             let input = info.path.clone();
             let (rate, channels) = (info.sample_rate, usize::from(info.channels));
-            lossless =
-                Some(scope.spawn(move || encode_lossless(rx, lp, rate, channels, packager, input)));
+            let sink = plan.sink;
+            lossless = Some(
+                scope.spawn(move || encode_lossless(rx, lp, rate, channels, packager, input, sink)),
+            );
         }
         let (meter_tx, meter_rx) = sync_channel::<Block>(CHANNEL_BLOCKS);
         senders.push(meter_tx);
@@ -329,6 +334,7 @@ fn encode_rendition(
     sinks: RenditionSinks,
     dir: PathBuf,
     input: PathBuf,
+    sink: &dyn OutputSink,
 ) -> Result<RenditionOutcome, JobError> {
     let stage = format!("rendition {}", rung.name());
     let encode_err = |path: &Path, source: EncodeError| match source {
@@ -390,7 +396,7 @@ fn encode_rendition(
             count += 1;
             audio_bytes += p.data.len() as u64;
             if let Some(pk) = cmaf.as_mut() {
-                pk.push(&p.data, OPUS_FRAME_SAMPLES as u32)?;
+                pk.push(&p.data, OPUS_FRAME_SAMPLES as u32, sink)?;
             }
             if let Some((writer, path, _)) = ogg.as_mut() {
                 writer.write(p).map_err(|e| encode_err(path, e))?;
@@ -416,10 +422,13 @@ fn encode_rendition(
                 action: "writing",
                 source,
             };
-            let mut sink = writer.finish(frames).map_err(|e| encode_err(&path, e))?;
-            sink.flush().map_err(write_err)?;
-            let file = sink.into_inner().map_err(|e| write_err(e.into_error()))?;
+            let mut out = writer.finish(frames).map_err(|e| encode_err(&path, e))?;
+            out.flush().map_err(write_err)?;
+            let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
             let file_bytes = file.metadata().map_err(write_err)?.len();
+            drop(file);
+            sink.file_ready(&file_name)
+                .map_err(|message| JobError::Sink { message })?;
             Some(OggOutcome {
                 file_name,
                 file_bytes,
@@ -428,7 +437,7 @@ fn encode_rendition(
         None => None,
     };
     if let Some(pk) = cmaf.as_mut() {
-        pk.finish_fragments()?;
+        pk.finish_fragments(sink)?;
     }
     Ok(RenditionOutcome {
         rung,
@@ -448,6 +457,7 @@ fn encode_lossless(
     channels: usize,
     mut packager: TrackPackager,
     input: PathBuf,
+    sink: &dyn OutputSink,
 ) -> Result<LosslessOutcome, JobError> {
     let encode_err = |source| JobError::Encode {
         input: input.clone(),
@@ -460,14 +470,14 @@ fn encode_lossless(
     for block in rx {
         encoder.push(&block, &mut frames).map_err(encode_err)?;
         for f in frames.drain(..) {
-            packager.push(&f.data, f.samples)?;
+            packager.push(&f.data, f.samples, sink)?;
         }
     }
     encoder.finish(&mut frames).map_err(encode_err)?;
     for f in frames.drain(..) {
-        packager.push(&f.data, f.samples)?;
+        packager.push(&f.data, f.samples, sink)?;
     }
-    packager.finish_fragments()?;
+    packager.finish_fragments(sink)?;
     Ok(LosslessOutcome {
         packager,
         frames: encoder.frames_in(),

@@ -48,6 +48,9 @@ pub enum JobError {
     },
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The [`crate::OutputSink`] refused a file (its own error says why).
+    #[error("output stopped: {message}")]
+    Sink { message: String },
     #[error("{input}: internal error (please report): {message}")]
     Internal { input: PathBuf, message: String },
 }
@@ -65,7 +68,8 @@ impl JobError {
             JobError::Encode { .. } | JobError::Internal { .. } => JobErrorKind::Internal,
             JobError::Output { .. }
             | JobError::OutputExists { .. }
-            | JobError::InputChanged { .. } => JobErrorKind::Io,
+            | JobError::InputChanged { .. }
+            | JobError::Sink { .. } => JobErrorKind::Io,
             JobError::Config(_) => JobErrorKind::Config,
         }
     }

@@ -18,7 +18,7 @@ use crate::encode_pass::{CmafPlan, EncodeOutcome, EncodePlan, LosslessPlan, enco
 use crate::error::JobError;
 use crate::manifests::{self, TrackFacts};
 use crate::measure::{downmix_for, measure};
-use crate::progress::Progress;
+use crate::progress::{NoSink, OutputSink, Progress};
 use crate::report::{
     InputReport, JobReport, LoudnessSection, PackageReport, ProcessingReport, RenditionReport,
     ToolInfo,
@@ -87,10 +87,26 @@ pub fn run_ingest(
     config.validate()?;
     guarded(input, || {
         let staging = Staging::new(out_dir)?;
-        let report = run_into(input, staging.path(), config, progress)?;
+        let report = run_into(input, staging.path(), config, progress, &NoSink)?;
         staging.commit()?;
         Ok(report)
     })
+}
+
+/// The whole job into `dir`, an existing empty directory the caller owns
+/// (no staging, no rename: on error the caller removes `dir`). `sink` hears
+/// of every media file as soon as it is complete, so a publisher can upload
+/// while the encode goes on; the playlists, the MPD and `report.json` are
+/// in `dir` when this returns.
+pub fn run_ingest_into(
+    input: &Path,
+    dir: &Path,
+    config: &JobConfig,
+    progress: &dyn Progress,
+    sink: &dyn OutputSink,
+) -> Result<JobReport, JobError> {
+    config.validate()?;
+    guarded(input, || run_into(input, dir, config, progress, sink))
 }
 
 fn run_into(
@@ -98,6 +114,7 @@ fn run_into(
     dir: &Path,
     config: &JobConfig,
     progress: &dyn Progress,
+    sink: &dyn OutputSink,
 ) -> Result<JobReport, JobError> {
     // Pass 1: measure.
     let mut source = Source::open(input, &config.ingest)?;
@@ -141,6 +158,7 @@ fn run_into(
             frames_out: resampled_len(measured.frames, info.sample_rate, OPUS_RATE),
         }),
         lossless: lossless.as_ref().ok().map(|(plan, _)| *plan),
+        sink,
     };
     let mut gain = gain;
     if gain.limiter_engaged {
@@ -198,6 +216,7 @@ fn run_into(
             config,
             &mut outcome,
             &measured.source,
+            sink,
             lossless
                 .as_ref()
                 .map(|(_, aligned)| *aligned)
@@ -349,6 +368,7 @@ fn package_outputs(
     config: &JobConfig,
     outcome: &mut EncodeOutcome,
     source_loudness: &LoudnessReport,
+    sink: &dyn OutputSink,
     lossless: Result<bool, String>,
 ) -> Result<PackageReport, JobError> {
     let output_loudness = track_loudness(&outcome.output_loudness);
@@ -363,7 +383,7 @@ fn package_outputs(
         let mut track = TrackDescription::opus(r.rung.channels, r.pre_skip, OPUS_RATE, r.frames);
         track.loudness = output_loudness;
         opus_tracks.push((
-            packager.complete(&track)?,
+            packager.complete(&track, sink)?,
             r.rung.channels,
             u64::from(r.pre_skip),
             r.frames,
@@ -385,7 +405,7 @@ fn package_outputs(
                 roll_distance: None,
                 loudness: track_loudness(source_loudness),
             };
-            Some((l.packager.complete(&track)?, l.frames))
+            Some((l.packager.complete(&track, sink)?, l.frames))
         }
         None => None,
     };

@@ -42,8 +42,8 @@ mod staging;
 
 pub use config::{DEFAULT_SEGMENT_PACKETS, Formats, JobConfig, Layout};
 pub use error::{JobError, JobErrorKind};
-pub use job::{LoudnessOnly, loudness, probe, run_ingest};
-pub use progress::{NoProgress, Progress};
+pub use job::{LoudnessOnly, loudness, probe, run_ingest, run_ingest_into};
+pub use progress::{NoProgress, NoSink, OutputSink, Progress};
 pub use report::{
     InputReport, JobReport, LoudnessSection, PackageReport, PackagedRendition, ProcessingReport,
     RenditionReport,

@@ -10,6 +10,7 @@ use audiopack_segmenter::{Fragmenter, TrackDescription, init_segment, segment_in
 
 use crate::config::Layout;
 use crate::error::JobError;
+use crate::progress::OutputSink;
 
 /// Real audio left after a cut shorter than this goes into the last
 /// segment instead of a segment of its own (a 6.5 ms Opus tail made of the
@@ -102,19 +103,24 @@ impl TrackPackager {
     }
 
     /// Adds one sample; cuts a segment when it is full.
-    pub(crate) fn push(&mut self, sample: &[u8], duration: u32) -> Result<(), JobError> {
+    pub(crate) fn push(
+        &mut self,
+        sample: &[u8],
+        duration: u32,
+        sink: &dyn OutputSink,
+    ) -> Result<(), JobError> {
         self.fragmenter.push(sample, duration);
         let pending = self.fragmenter.pending_duration();
         let left = self
             .real_end_ticks
             .saturating_sub(self.next_start + pending);
         if pending >= self.segment_ticks && left >= self.min_tail_ticks {
-            self.cut()?;
+            self.cut(sink)?;
         }
         Ok(())
     }
 
-    fn cut(&mut self) -> Result<(), JobError> {
+    fn cut(&mut self, sink: &dyn OutputSink) -> Result<(), JobError> {
         let Some(segment) = self.fragmenter.cut().map_err(|e| JobError::Internal {
             input: self.input.clone(),
             message: format!("{}: {e}", self.name),
@@ -130,11 +136,11 @@ impl TrackPackager {
                     .map_err(out_err(&path, "writing"))?;
             }
             _ => {
-                let path = self
-                    .dir
-                    .join(&self.name)
-                    .join(format!("{}.m4s", segment.sequence));
+                let rel = format!("{}/{}.m4s", self.name, segment.sequence);
+                let path = self.dir.join(&rel);
                 fs::write(&path, &segment.bytes).map_err(out_err(&path, "writing"))?;
+                sink.file_ready(&rel)
+                    .map_err(|message| JobError::Sink { message })?;
             }
         }
         self.fragments
@@ -144,8 +150,8 @@ impl TrackPackager {
     }
 
     /// Cuts the last segment; called when the samples end.
-    pub(crate) fn finish_fragments(&mut self) -> Result<(), JobError> {
-        self.cut()?;
+    pub(crate) fn finish_fragments(&mut self, sink: &dyn OutputSink) -> Result<(), JobError> {
+        self.cut(sink)?;
         if let Some(mut body) = self.body.take() {
             let path = body_path(&self.dir, &self.name);
             body.flush().map_err(out_err(&path, "writing"))?;
@@ -155,7 +161,11 @@ impl TrackPackager {
 
     /// Writes the init segment (now that the loudness is known) and, in
     /// the single-file layout, assembles `init + sidx + fragments`.
-    pub(crate) fn complete(self, track: &TrackDescription) -> Result<PackagedTrack, JobError> {
+    pub(crate) fn complete(
+        self,
+        track: &TrackDescription,
+        sink: &dyn OutputSink,
+    ) -> Result<PackagedTrack, JobError> {
         let internal = |e: audiopack_segmenter::SegmentError| JobError::Internal {
             input: self.input.clone(),
             message: format!("{}: {e}", self.name),
@@ -169,6 +179,8 @@ impl TrackPackager {
                 let rel = format!("{}/init.mp4", self.name);
                 let path = self.dir.join(&rel);
                 fs::write(&path, &init).map_err(out_err(&path, "writing"))?;
+                sink.file_ready(&rel)
+                    .map_err(|message| JobError::Sink { message })?;
                 files.push(rel.clone());
                 let segments = self
                     .fragments
@@ -207,6 +219,8 @@ impl TrackPackager {
                 std::io::copy(&mut body_file, &mut out).map_err(out_err(&path, "writing"))?;
                 out.flush().map_err(out_err(&path, "writing"))?;
                 fs::remove_file(&body).map_err(out_err(&body, "removing"))?;
+                sink.file_ready(&rel)
+                    .map_err(|message| JobError::Sink { message })?;
                 files.push(rel.clone());
                 let init_len = init.len() as u64;
                 let sidx_len = sidx.len() as u64;

@@ -17,3 +17,24 @@ impl Progress for NoProgress {
     fn advance(&self, _: u64) {}
     fn finish(&self) {}
 }
+
+/// Told about each media file the moment it is complete in the output
+/// directory, so a caller can publish while the encode goes on (see
+/// [`crate::run_ingest_into`]). Called from the encoder threads; a slow
+/// sink blocks them, which is the back-pressure a bounded upload queue
+/// wants. Playlists, the MPD and `report.json` are not announced: they are
+/// written after every media file, when the job returns.
+pub trait OutputSink: Sync {
+    /// `relative` is the path below the output directory, `/`-separated.
+    /// An error stops the job ([`crate::JobError::Sink`]).
+    fn file_ready(&self, relative: &str) -> Result<(), String>;
+}
+
+/// Ignores every file.
+pub struct NoSink;
+
+impl OutputSink for NoSink {
+    fn file_ready(&self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+}

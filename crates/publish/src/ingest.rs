@@ -1,0 +1,130 @@
+//! The whole run to a store: preflight, encode into a local spool while a
+//! [`Publisher`] uploads each media file as soon as it is complete, then
+//! the playlists, manifests and report in order.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use audiopack_pipeline::{JobConfig, JobError, JobReport, OutputSink, Progress, run_ingest_into};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+
+use crate::error::PublishError;
+use crate::location::S3Url;
+use crate::publisher::{PublishOptions, PublishReport, Publisher, REPORT};
+use crate::s3_store::{S3Options, S3Store};
+use crate::store::Store;
+
+/// Finished media files waiting for an upload slot. Small: when uploads
+/// lag, the encoder threads wait rather than the spool growing unseen.
+const READY_QUEUE: usize = 16;
+
+struct ChannelSink {
+    tx: mpsc::Sender<String>,
+}
+
+impl OutputSink for ChannelSink {
+    fn file_ready(&self, relative: &str) -> Result<(), String> {
+        self.tx
+            .blocking_send(relative.to_string())
+            .map_err(|_| "the upload stopped".to_string())
+    }
+}
+
+/// Encodes `input` and publishes the package to `store`.
+///
+/// Blocking: call it from a plain thread (or `spawn_blocking`), with a
+/// handle to the multi-threaded runtime the uploads run on. The package is
+/// spooled in a temporary directory (`TMPDIR`), removed at the end.
+/// `input_label` replaces the input path in the report (e.g. the
+/// `s3://` URL a spooled input came from).
+pub fn ingest_to_store(
+    runtime: &Handle,
+    input: &Path,
+    input_label: Option<&str>,
+    store: Arc<Store>,
+    config: &JobConfig,
+    progress: &dyn Progress,
+    options: &PublishOptions,
+) -> Result<(JobReport, PublishReport), PublishError> {
+    config.validate()?;
+    runtime.block_on(store.preflight())?;
+    let spool = tempfile::Builder::new()
+        .prefix("audiopack-spool-")
+        .tempdir()
+        .map_err(PublishError::local(
+            std::env::temp_dir(),
+            "creating a spool directory",
+        ))?;
+    let (tx, mut rx) = mpsc::channel::<String>(READY_QUEUE);
+    let mut publisher = Publisher::new(store, spool.path(), options);
+    let uploader = runtime.spawn(async move {
+        while let Some(relative) = rx.recv().await {
+            publisher.submit(relative).await?;
+        }
+        Ok::<_, PublishError>(publisher)
+    });
+    let sink = ChannelSink { tx };
+    let job = run_ingest_into(input, spool.path(), config, progress, &sink);
+    drop(sink);
+    let uploads = runtime
+        .block_on(uploader)
+        .map_err(|e| PublishError::Config(format!("upload task failed: {e}")))
+        .and_then(|r| r);
+    let (mut report, publisher) = match (job, uploads) {
+        (Ok(report), Ok(publisher)) => (report, publisher),
+        // The upload failed and stopped the encode: its error is the cause.
+        (Err(JobError::Sink { .. }), Err(e)) | (Ok(_), Err(e)) => return Err(e),
+        (Err(e), _) => return Err(e.into()),
+    };
+    if let Some(label) = input_label {
+        report.input.path = label.into();
+        let path = spool.path().join(REPORT);
+        let mut text = serde_json::to_vec_pretty(&report)
+            .map_err(|e| PublishError::Config(format!("serializing the report: {e}")))?;
+        text.push(b'\n');
+        std::fs::write(&path, text).map_err(PublishError::local(&path, "writing"))?;
+    }
+    let published = runtime.block_on(publisher.finish())?;
+    Ok((report, published))
+}
+
+/// Publishes an already packaged directory (`audiopack publish`).
+pub async fn publish_package(
+    dir: &Path,
+    store: Arc<Store>,
+    options: &PublishOptions,
+) -> Result<PublishReport, PublishError> {
+    if !dir.join(REPORT).is_file() {
+        return Err(PublishError::NotAPackage {
+            path: dir.to_path_buf(),
+        });
+    }
+    if options.dry_run {
+        store.preflight_read_only().await?;
+    } else {
+        store.preflight().await?;
+    }
+    Publisher::new(store, dir, options).finish().await
+}
+
+/// Downloads an `s3://bucket/key` input into `dir` (under the key's file
+/// name, so messages still name the file) and returns the local path.
+pub async fn fetch_input(
+    url: &str,
+    options: &S3Options,
+    dir: &Path,
+) -> Result<std::path::PathBuf, PublishError> {
+    let object = S3Url::parse_object(url)?;
+    let name = object
+        .prefix
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+        .unwrap_or("input")
+        .to_string();
+    let store = S3Store::connect(object, options.clone()).await?;
+    let dest = dir.join(name);
+    store.fetch(&dest).await?;
+    Ok(dest)
+}

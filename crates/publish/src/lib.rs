@@ -1,0 +1,63 @@
+//! # audiopack-publish
+//!
+//! Storage for audiopack packages: a local directory or S3-compatible
+//! object storage (AWS S3, MinIO, Ceph, R2, …), written so that a CDN
+//! pulling from the origin never sees a manifest pointing at a missing
+//! object, whatever fails (network, server, or the process itself).
+//!
+//! ## Design
+//!
+//! ```text
+//!  ingest_to_store (blocking; encode on the calling thread)
+//!    Store::preflight  ── HeadBucket + multipart create/abort: fail fast, write nothing
+//!    pipeline::run_ingest_into(spool dir, sink) ─ file_ready(rel) ─► bounded mpsc
+//!        └─► Publisher::submit ─ Semaphore(concurrency) ─► HEAD ─► skip | PUT (retried)
+//!    Publisher::finish: media left ─► media playlists ─► master/MPD ─► report.json
+//! ```
+//!
+//! * **Order**: phases are barriers ([`ObjectClass`]); a phase starts when
+//!   every object of the previous one is stored.
+//! * **Overlap and back-pressure**: segments are uploaded while the encode
+//!   runs; when uploads lag, the queue fills and the encoder threads wait.
+//! * **Idempotent**: each object carries its SHA-256 in user metadata
+//!   (`x-amz-meta-sha256`) and is skipped when the stored one matches; an
+//!   identical rerun writes nothing (not even `report.json`), a rerun after
+//!   `kill -9` completes the package.
+//! * **Retries** ([`RetryPolicy`]): 5xx, SlowDown, timeouts, dropped
+//!   connections, with exponential backoff and jitter; a PUT repeated
+//!   after a lost answer writes the same bytes again, and a lost
+//!   `CompleteMultipartUpload` answer is checked against the object. Bad
+//!   credentials, access denied and a missing bucket are not retried.
+//! * **Atomic objects**: a PUT is whole or absent on S3; multipart uploads
+//!   are aborted on failure; the directory store writes a temporary file
+//!   and renames it.
+//!
+//! What is not done: objects of an earlier, different package under the
+//! same prefix that the new one no longer has are left in place (nothing
+//! references them); a republish of *different* content over the same
+//! prefix replaces segments in place while the old manifests are still
+//! live (publish new versions under new prefixes).
+
+mod dir_store;
+mod error;
+mod ingest;
+mod location;
+mod object;
+mod publisher;
+mod retry;
+mod s3_store;
+mod store;
+
+pub use dir_store::DirStore;
+pub use error::{PublishError, PublishErrorKind, StoreError, StoreErrorKind};
+pub use ingest::{fetch_input, ingest_to_store, publish_package};
+pub use location::{Location, S3Url};
+pub use object::{
+    CACHE_IMMUTABLE, CACHE_SHORT, ObjectClass, ObjectMeta, SHA256_METADATA, classify, sha256_hex,
+};
+pub use publisher::{
+    Action, ObjectReport, PublishOptions, PublishReport, Publisher, REPORT, package_files,
+};
+pub use retry::RetryPolicy;
+pub use s3_store::{MIN_PART_SIZE, S3Options, S3Store};
+pub use store::{Existing, PutObject, Store};

@@ -1,0 +1,344 @@
+//! Publishing a package directory to a [`Store`] in manifest-safe order.
+//!
+//! Media objects go first (while the encode runs, when fed by
+//! [`crate::ingest_to_store`]), then the HLS media playlists, then the
+//! entry points (`master.m3u8`, `lossless.m3u8`, `manifest.mpd`), then
+//! `report.json`. Each phase starts only when every object of the one
+//! before is stored, so at no moment does a published manifest reference
+//! a missing object. Every object is checked first (HEAD): one whose size
+//! and SHA-256 match is skipped, which makes reruns idempotent and lets a
+//! rerun after a crash finish the job.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::error::PublishError;
+use crate::object::{ObjectClass, classify, sha256_hex};
+use crate::store::{PutObject, Store};
+
+/// The package's report, published last with a `publish` section added.
+pub const REPORT: &str = "report.json";
+
+/// How to publish.
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    /// Objects in flight at once.
+    pub concurrency: usize,
+    /// Check and list, write nothing.
+    pub dry_run: bool,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        PublishOptions {
+            concurrency: 8,
+            dry_run: false,
+        }
+    }
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Written,
+    /// Already stored with the same size and SHA-256.
+    Skipped,
+    /// `--dry-run`: would be written.
+    WouldWrite,
+    /// `--dry-run`: already stored and unchanged.
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectReport {
+    /// Path relative to the destination (the object key below the prefix).
+    pub path: String,
+    /// Where it is stored (`s3://bucket/key` or a local path).
+    pub location: String,
+    pub class: ObjectClass,
+    pub bytes: u64,
+    pub sha256: String,
+    pub action: Action,
+}
+
+/// The `publish` section of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishReport {
+    pub destination: String,
+    pub dry_run: bool,
+    pub objects_written: usize,
+    pub objects_skipped: usize,
+    pub bytes_written: u64,
+    pub bytes_skipped: u64,
+    /// Extra attempts made after transient failures.
+    pub retries: u64,
+    pub duration_seconds: f64,
+    /// In publish order; `report.json` itself is last and not listed.
+    pub objects: Vec<ObjectReport>,
+}
+
+/// Uploads a package directory's files with bounded concurrency.
+pub struct Publisher {
+    store: Arc<Store>,
+    dir: PathBuf,
+    destination: String,
+    dry_run: bool,
+    permits: Arc<Semaphore>,
+    tasks: JoinSet<Result<ObjectReport, PublishError>>,
+    submitted: BTreeSet<String>,
+    done: Vec<ObjectReport>,
+    started: Instant,
+}
+
+impl Publisher {
+    pub fn new(store: Arc<Store>, dir: &Path, options: &PublishOptions) -> Publisher {
+        Publisher {
+            destination: store.describe(""),
+            store,
+            dir: dir.to_path_buf(),
+            dry_run: options.dry_run,
+            permits: Arc::new(Semaphore::new(options.concurrency.max(1))),
+            tasks: JoinSet::new(),
+            submitted: BTreeSet::new(),
+            done: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Starts uploading one media file (relative to the package directory)
+    /// once a slot is free, so a fast producer waits (back-pressure).
+    /// Reports the failure of an earlier upload, if any.
+    pub async fn submit(&mut self, relative: String) -> Result<(), PublishError> {
+        while let Some(joined) = self.tasks.try_join_next() {
+            self.collect(joined)?;
+        }
+        if !self.submitted.insert(relative.clone()) {
+            return Ok(());
+        }
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| PublishError::Config("upload slots closed".into()))?;
+        let store = Arc::clone(&self.store);
+        let path = self.dir.join(&relative);
+        let dry_run = self.dry_run;
+        self.tasks.spawn(async move {
+            let result = publish_file(&store, &path, &relative, dry_run).await;
+            drop(permit);
+            result
+        });
+        Ok(())
+    }
+
+    /// Waits for every upload in flight; the first failure wins.
+    async fn drain(&mut self) -> Result<(), PublishError> {
+        while let Some(joined) = self.tasks.join_next().await {
+            self.collect(joined)?;
+        }
+        Ok(())
+    }
+
+    fn collect(
+        &mut self,
+        joined: Result<Result<ObjectReport, PublishError>, tokio::task::JoinError>,
+    ) -> Result<(), PublishError> {
+        let report =
+            joined.map_err(|e| PublishError::Config(format!("upload task failed: {e}")))??;
+        self.done.push(report);
+        Ok(())
+    }
+
+    /// Publishes the rest of the package in order (media not yet submitted,
+    /// media playlists, manifests) and then `report.json` with a `publish`
+    /// section. The report is rewritten only when something else was, or
+    /// when it is missing: an identical rerun writes nothing.
+    pub async fn finish(mut self) -> Result<PublishReport, PublishError> {
+        let files = package_files(&self.dir)?;
+        for phase in [
+            ObjectClass::Media,
+            ObjectClass::MediaPlaylist,
+            ObjectClass::Manifest,
+        ] {
+            for (relative, class) in &files {
+                if *class == phase {
+                    self.submit(relative.clone()).await?;
+                }
+            }
+            self.drain().await?;
+        }
+        // Keep the report in publish order whatever the completion order.
+        let order: Vec<&String> = files.iter().map(|(r, _)| r).collect();
+        self.done.sort_by_key(|o| {
+            (
+                o.class,
+                order
+                    .iter()
+                    .position(|r| **r == o.path)
+                    .unwrap_or(usize::MAX),
+            )
+        });
+        let mut report = PublishReport {
+            destination: self.destination.clone(),
+            dry_run: self.dry_run,
+            objects_written: count(&self.done, true),
+            objects_skipped: count(&self.done, false),
+            bytes_written: bytes(&self.done, true),
+            bytes_skipped: bytes(&self.done, false),
+            retries: 0,
+            duration_seconds: 0.0,
+            objects: std::mem::take(&mut self.done),
+        };
+        let local_report = self.dir.join(REPORT);
+        if local_report.is_file() {
+            let wanted = report.objects_written > 0 || self.store.existing(REPORT).await?.is_none();
+            report.retries = self.store.retries();
+            report.duration_seconds = self.started.elapsed().as_secs_f64();
+            if wanted {
+                let text = tokio::fs::read(&local_report)
+                    .await
+                    .map_err(PublishError::local(&local_report, "reading"))?;
+                let bytes = report_with_publish(&text, &report).map_err(|e| {
+                    PublishError::Config(format!("{}: {e}", local_report.display()))
+                })?;
+                if !self.dry_run {
+                    let sha256 = sha256_hex(&bytes);
+                    let (_, meta) = classify(REPORT, &bytes);
+                    self.store
+                        .put(PutObject {
+                            relative: REPORT,
+                            bytes: &bytes,
+                            sha256: &sha256,
+                            meta: &meta,
+                        })
+                        .await?;
+                }
+            }
+        }
+        report.retries = self.store.retries();
+        report.duration_seconds = self.started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+}
+
+fn count(objects: &[ObjectReport], written: bool) -> usize {
+    objects
+        .iter()
+        .filter(|o| matches!(o.action, Action::Written | Action::WouldWrite) == written)
+        .count()
+}
+
+fn bytes(objects: &[ObjectReport], written: bool) -> u64 {
+    objects
+        .iter()
+        .filter(|o| matches!(o.action, Action::Written | Action::WouldWrite) == written)
+        .map(|o| o.bytes)
+        .sum()
+}
+
+/// The package's `report.json` with the `publish` section set.
+fn report_with_publish(text: &[u8], publish: &PublishReport) -> Result<Vec<u8>, serde_json::Error> {
+    let mut value: serde_json::Value = serde_json::from_slice(text)?;
+    if let Some(map) = value.as_object_mut() {
+        map.insert("publish".into(), serde_json::to_value(publish)?);
+    }
+    let mut out = serde_json::to_vec_pretty(&value)?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// Checks one file against the store and writes it unless unchanged.
+async fn publish_file(
+    store: &Store,
+    path: &Path,
+    relative: &str,
+    dry_run: bool,
+) -> Result<ObjectReport, PublishError> {
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(PublishError::local(path, "reading"))?;
+    let (class, meta) = classify(relative, &bytes);
+    // Hash big files off the async workers.
+    let (sha256, bytes) = tokio::task::spawn_blocking(move || (sha256_hex(&bytes), bytes))
+        .await
+        .map_err(|e| PublishError::Config(format!("hashing task failed: {e}")))?;
+    finish_file(store, relative, bytes, sha256, class, meta, dry_run).await
+}
+
+async fn finish_file(
+    store: &Store,
+    relative: &str,
+    bytes: Vec<u8>,
+    sha256: String,
+    class: ObjectClass,
+    meta: crate::object::ObjectMeta,
+    dry_run: bool,
+) -> Result<ObjectReport, PublishError> {
+    let unchanged = store.existing(relative).await?.is_some_and(|e| {
+        e.size == bytes.len() as u64 && e.sha256.as_deref() == Some(sha256.as_str())
+    });
+    let action = match (unchanged, dry_run) {
+        (true, false) => Action::Skipped,
+        (true, true) => Action::Unchanged,
+        (false, true) => Action::WouldWrite,
+        (false, false) => {
+            store
+                .put(PutObject {
+                    relative,
+                    bytes: &bytes,
+                    sha256: &sha256,
+                    meta: &meta,
+                })
+                .await?;
+            Action::Written
+        }
+    };
+    Ok(ObjectReport {
+        path: relative.to_string(),
+        location: store.describe(relative),
+        class,
+        bytes: bytes.len() as u64,
+        sha256,
+        action,
+    })
+}
+
+/// Every file of a package (dot-files skipped), with its class, sorted by
+/// path. `report.json` is left out: it is handled last, on its own.
+pub fn package_files(dir: &Path) -> Result<Vec<(String, ObjectClass)>, PublishError> {
+    let mut files = Vec::new();
+    let mut pending = vec![(dir.to_path_buf(), String::new())];
+    while let Some((path, prefix)) = pending.pop() {
+        let entries = std::fs::read_dir(&path).map_err(PublishError::local(&path, "listing"))?;
+        for entry in entries {
+            let entry = entry.map_err(PublishError::local(&path, "listing"))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let relative = format!("{prefix}{name}");
+            let kind = entry
+                .file_type()
+                .map_err(PublishError::local(entry.path(), "reading"))?;
+            if kind.is_dir() {
+                pending.push((entry.path(), format!("{relative}/")));
+            } else if kind.is_file() && relative != REPORT {
+                let head = if name.ends_with(".m3u8") {
+                    std::fs::read(entry.path())
+                        .map_err(PublishError::local(entry.path(), "reading"))?
+                } else {
+                    Vec::new()
+                };
+                files.push((relative.clone(), classify(&relative, &head).0));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}

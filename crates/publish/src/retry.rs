@@ -1,0 +1,202 @@
+//! Retries with exponential backoff and jitter, for failures that can
+//! succeed on another attempt (5xx, SlowDown, timeouts, dropped
+//! connections). Failures that cannot (bad credentials, access denied, a
+//! missing bucket) are returned at once: no retry storm.
+//!
+//! The SDK's own retry layer is disabled: its token bucket gives up after a
+//! burst of failures across all requests, which is what a flaky origin
+//! produces, and one explicit policy is easier to reason about and test.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::error::{StoreError, StoreErrorKind};
+
+/// One attempt's failure, classified.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// May succeed if tried again; the kind to report if it never does.
+    Transient(StoreErrorKind, String),
+    /// Will not: give up now.
+    Permanent(StoreErrorKind, String),
+}
+
+/// How often and how patiently to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first one included.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubles each time.
+    pub base: Duration,
+    /// Largest backoff.
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 8 attempts, 200 ms doubling to 5 s: survives half a dozen
+    /// consecutive failures of one object (about 15 s of waiting at worst).
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Preflight: a few quick tries, so an unreachable endpoint is
+    /// reported within seconds.
+    pub fn preflight() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(100),
+            cap: Duration::from_millis(500),
+        }
+    }
+
+    /// The wait after failed attempt `attempt` (1-based): "equal jitter",
+    /// half fixed and half random, so waits never collapse to zero.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << (attempt - 1).min(16))
+            .min(self.cap);
+        let half = exp / 2;
+        half + half.mul_f64(jitter())
+    }
+}
+
+/// A uniform number in [0, 1) from a per-process sequence (splitmix64
+/// seeded from the clock): enough to spread retries, no crate needed.
+fn jitter() -> f64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut z = STATE
+        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        .wrapping_add(seed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Runs `op` until it succeeds, fails permanently or runs out of attempts.
+/// `retries` counts the extra attempts made (for the report).
+pub(crate) async fn with_retries<T, F, Fut>(
+    policy: &RetryPolicy,
+    target: &str,
+    retries: &AtomicU64,
+    mut op: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(Failure::Permanent(kind, message)) => {
+                return Err(StoreError::new(kind, target, message));
+            }
+            Err(Failure::Transient(kind, message)) => {
+                if attempt >= policy.max_attempts {
+                    return Err(StoreError::new(
+                        kind,
+                        target,
+                        format!("{message} (gave up after {attempt} attempts)"),
+                    ));
+                }
+                tokio::time::sleep(policy.backoff(attempt)).await;
+                retries.fetch_add(1, Ordering::Relaxed);
+                attempt += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_caps() {
+        let p = RetryPolicy::default();
+        for attempt in 1..12 {
+            let full = p.base.saturating_mul(1 << (attempt - 1)).min(p.cap);
+            let b = p.backoff(attempt);
+            assert!(
+                b >= full / 2 && b <= full,
+                "attempt {attempt}: {b:?} vs {full:?}"
+            );
+        }
+        assert!(p.backoff(30) <= p.cap);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_are_retried_then_give_up() {
+        let retries = AtomicU64::new(0);
+        let policy = RetryPolicy::default();
+        let mut calls = 0;
+        let ok = with_retries(&policy, "k", &retries, || {
+            calls += 1;
+            let n = calls;
+            async move {
+                if n < 4 {
+                    Err(Failure::Transient(
+                        StoreErrorKind::Failed,
+                        "503 SlowDown".into(),
+                    ))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(ok.ok(), Some(4));
+        assert_eq!(retries.load(Ordering::Relaxed), 3);
+
+        let mut calls = 0;
+        let err = with_retries(&policy, "k", &retries, || {
+            calls += 1;
+            async { Err::<(), _>(Failure::Transient(StoreErrorKind::Failed, "reset".into())) }
+        })
+        .await;
+        assert_eq!(calls, policy.max_attempts);
+        assert!(matches!(
+            err,
+            Err(StoreError {
+                kind: StoreErrorKind::Failed,
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permanent_failures_are_not_retried() {
+        let retries = AtomicU64::new(0);
+        let mut calls = 0;
+        let err = with_retries(&RetryPolicy::default(), "k", &retries, || {
+            calls += 1;
+            async {
+                Err::<(), _>(Failure::Permanent(
+                    StoreErrorKind::AccessDenied,
+                    "403".into(),
+                ))
+            }
+        })
+        .await;
+        assert_eq!(calls, 1);
+        assert!(matches!(
+            err,
+            Err(StoreError {
+                kind: StoreErrorKind::AccessDenied,
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,529 @@
+//! S3-compatible object storage through `aws-sdk-s3`.
+//!
+//! * Client: the standard AWS chain (env, profile, SSO, IMDS) for
+//!   credentials and region; endpoint from `--endpoint-url` or
+//!   `AWS_ENDPOINT_URL(_S3)`; path-style addressing whenever the endpoint
+//!   is custom; checksums `WhenRequired` (the most compatible mode); the
+//!   SDK's retries off in favour of [`crate::retry`].
+//! * Integrity: every PUT carries `x-amz-checksum-sha256`, which the
+//!   server verifies, and the same digest in `x-amz-meta-sha256`, which a
+//!   rerun compares (HEAD) to skip unchanged objects.
+//! * Objects over the multipart threshold go up in parts; a failed upload
+//!   is aborted. A `CompleteMultipartUpload` whose answer was lost and
+//!   whose retry finds the upload gone is checked against the object.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{StoreError, StoreErrorKind};
+use crate::location::S3Url;
+use crate::object::{SHA256_METADATA, sha256_base64};
+use crate::retry::{Failure, RetryPolicy, with_retries};
+use crate::store::{Existing, PutObject};
+
+/// How to reach the bucket.
+#[derive(Debug, Clone)]
+pub struct S3Options {
+    /// Overrides `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`.
+    pub endpoint_url: Option<String>,
+    /// Overrides the AWS chain; without either, `us-east-1`.
+    pub region: Option<String>,
+    /// `None`: path-style for custom endpoints, virtual-hosted for AWS.
+    pub path_style: Option<bool>,
+    pub retry: RetryPolicy,
+    /// Objects larger than this go up in parts.
+    pub multipart_threshold: usize,
+    /// Part size (S3: at least 5 MiB but the last part).
+    pub part_size: usize,
+    pub connect_timeout: Duration,
+    /// One attempt of one request, body included.
+    pub attempt_timeout: Duration,
+}
+
+/// The S3 minimum part size.
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+
+impl Default for S3Options {
+    fn default() -> Self {
+        S3Options {
+            endpoint_url: None,
+            region: None,
+            path_style: None,
+            retry: RetryPolicy::default(),
+            multipart_threshold: 16 * 1024 * 1024,
+            part_size: 8 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(3),
+            attempt_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+pub struct S3Store {
+    client: Client,
+    url: S3Url,
+    options: S3Options,
+    retries: AtomicU64,
+}
+
+/// The key the preflight's write probe (a multipart upload, created and
+/// aborted: no object ever appears) uses under the prefix.
+const PREFLIGHT_KEY: &str = ".audiopack-preflight";
+
+impl S3Store {
+    /// Builds the client. Does not contact the server (see `preflight`).
+    pub async fn connect(url: S3Url, options: S3Options) -> Result<S3Store, StoreError> {
+        if options.part_size < MIN_PART_SIZE || options.multipart_threshold < options.part_size {
+            return Err(StoreError::new(
+                StoreErrorKind::Failed,
+                url.to_string(),
+                format!(
+                    "part size {} must be at least {MIN_PART_SIZE} and at most the multipart threshold {}",
+                    options.part_size, options.multipart_threshold
+                ),
+            ));
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(options.connect_timeout)
+                    .operation_attempt_timeout(options.attempt_timeout)
+                    .build(),
+            );
+        if let Some(endpoint) = &options.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let sdk = loader.load().await;
+        let custom_endpoint = options.endpoint_url.is_some()
+            || ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+                .iter()
+                .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
+        let mut builder = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(options.path_style.unwrap_or(custom_endpoint));
+        if sdk.region().is_none() {
+            builder = builder.region(Region::new("us-east-1"));
+        }
+        Ok(S3Store {
+            client: Client::from_conf(builder.build()),
+            url,
+            options,
+            retries: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn url_of(&self, relative: &str) -> String {
+        format!("s3://{}/{}", self.url.bucket, self.url.key(relative))
+    }
+
+    pub(crate) fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// HeadBucket (exists? credentials good?), then, when `write`, a
+    /// multipart upload created and aborted under the prefix (may we
+    /// write?). Few quick retries: an unreachable endpoint fails fast.
+    pub(crate) async fn preflight(&self, write: bool) -> Result<(), StoreError> {
+        let bucket = &self.url.bucket;
+        let target = format!("s3://{bucket}");
+        let policy = RetryPolicy::preflight();
+        let head = with_retries(&policy, &target, &self.retries, || async {
+            match self.client.head_bucket().bucket(bucket).send().await {
+                Ok(_) => Ok(Ok(())),
+                Err(e) => match classify(&e) {
+                    // HEAD answers carry no error code: 403 may be bad
+                    // credentials or a missing permission (asked below).
+                    Failure::Permanent(_, _) if status(&e) == Some(403) => Ok(Err(())),
+                    Failure::Permanent(_, _) if status(&e) == Some(404) => Err(Failure::Permanent(
+                        StoreErrorKind::NoSuchBucket,
+                        "the bucket does not exist".into(),
+                    )),
+                    other => Err(other),
+                },
+            }
+        })
+        .await?;
+        if head.is_err() {
+            // A GET answers with a code: which kind of 403 is it?
+            let listed = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(&self.url.prefix)
+                .max_keys(1)
+                .send()
+                .await;
+            return Err(match listed {
+                Err(e) => match classify(&e) {
+                    Failure::Permanent(kind, message) => StoreError::new(kind, target, message),
+                    Failure::Transient(kind, message) => StoreError::new(kind, target, message),
+                },
+                Ok(_) => StoreError::new(
+                    StoreErrorKind::AccessDenied,
+                    target,
+                    "HeadBucket is denied (audiopack needs s3:ListBucket, s3:GetObject and s3:PutObject)",
+                ),
+            });
+        }
+        if !write {
+            return Ok(());
+        }
+        let key = self.url.key(PREFLIGHT_KEY);
+        let probe_target = self.url_of(PREFLIGHT_KEY);
+        let upload_id = with_retries(&policy, &probe_target, &self.retries, || async {
+            let out = self
+                .client
+                .create_multipart_upload()
+                .bucket(bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            out.upload_id
+                .ok_or_else(|| Failure::Transient(StoreErrorKind::Failed, "no upload id".into()))
+        })
+        .await
+        .map_err(|e| StoreError {
+            message: format!("write probe refused: {}", e.message),
+            ..e
+        })?;
+        // Best effort: an upload left behind is invisible (and S3 lifecycle
+        // rules reap it).
+        let _ = self
+            .client
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(&key)
+            .upload_id(upload_id)
+            .send()
+            .await;
+        Ok(())
+    }
+
+    pub(crate) async fn existing(&self, relative: &str) -> Result<Option<Existing>, StoreError> {
+        let key = self.url.key(relative);
+        let target = self.url_of(relative);
+        with_retries(&self.options.retry, &target, &self.retries, || async {
+            match self
+                .client
+                .head_object()
+                .bucket(&self.url.bucket)
+                .key(&key)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(Some(Existing {
+                    size: out.content_length.map_or(0, |n| n.max(0) as u64),
+                    sha256: out
+                        .metadata
+                        .as_ref()
+                        .and_then(|m| m.get(SHA256_METADATA))
+                        .cloned(),
+                })),
+                Err(e) if status(&e) == Some(404) => Ok(None),
+                Err(e) => Err(classify(&e)),
+            }
+        })
+        .await
+    }
+
+    pub(crate) async fn put(&self, object: PutObject<'_>) -> Result<(), StoreError> {
+        if object.bytes.len() > self.options.multipart_threshold {
+            return self.put_multipart(object).await;
+        }
+        let key = self.url.key(object.relative);
+        let target = self.url_of(object.relative);
+        let checksum = sha256_base64(object.sha256);
+        with_retries(&self.options.retry, &target, &self.retries, || async {
+            self.client
+                .put_object()
+                .bucket(&self.url.bucket)
+                .key(&key)
+                .body(ByteStream::from(object.bytes.to_vec()))
+                .content_length(object.bytes.len() as i64)
+                .content_type(object.meta.content_type)
+                .cache_control(object.meta.cache_control)
+                .metadata(SHA256_METADATA, object.sha256)
+                .set_checksum_sha256(checksum.clone())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(&e))
+        })
+        .await
+    }
+
+    async fn put_multipart(&self, object: PutObject<'_>) -> Result<(), StoreError> {
+        let bucket = &self.url.bucket;
+        let key = self.url.key(object.relative);
+        let target = self.url_of(object.relative);
+        let policy = &self.options.retry;
+        let upload_id = with_retries(policy, &target, &self.retries, || async {
+            let out = self
+                .client
+                .create_multipart_upload()
+                .bucket(bucket)
+                .key(&key)
+                .content_type(object.meta.content_type)
+                .cache_control(object.meta.cache_control)
+                .metadata(SHA256_METADATA, object.sha256)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            out.upload_id
+                .ok_or_else(|| Failure::Transient(StoreErrorKind::Failed, "no upload id".into()))
+        })
+        .await?;
+        let (key, upload_id) = (&key, &upload_id);
+        let uploaded = async {
+            let mut parts = Vec::new();
+            for (i, chunk) in object.bytes.chunks(self.options.part_size).enumerate() {
+                let number = i as i32 + 1;
+                let etag = with_retries(policy, &target, &self.retries, || async {
+                    let out = self
+                        .client
+                        .upload_part()
+                        .bucket(bucket)
+                        .key(key.as_str())
+                        .upload_id(upload_id.as_str())
+                        .part_number(number)
+                        .content_length(chunk.len() as i64)
+                        .body(ByteStream::from(chunk.to_vec()))
+                        .send()
+                        .await
+                        .map_err(|e| classify(&e))?;
+                    Ok(out.e_tag)
+                })
+                .await?;
+                parts.push(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(etag)
+                        .build(),
+                );
+            }
+            let completed = CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build();
+            let mut attempt = 0;
+            with_retries(policy, &target, &self.retries, || {
+                attempt += 1;
+                let completed = completed.clone();
+                let retried = attempt > 1;
+                async move {
+                    let (key, upload_id) = (key, upload_id);
+                    match self
+                        .client
+                        .complete_multipart_upload()
+                        .bucket(bucket)
+                        .key(key.as_str())
+                        .upload_id(upload_id.as_str())
+                        .multipart_upload(completed)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => Ok(()),
+                        // Our earlier attempt completed it and its answer
+                        // was lost: the object is there if it matches.
+                        Err(e) if retried && error_code(&e) == Some("NoSuchUpload") => {
+                            match self.existing(object.relative).await {
+                                Ok(Some(found))
+                                    if found.size == object.bytes.len() as u64
+                                        && found.sha256.as_deref() == Some(object.sha256) =>
+                                {
+                                    Ok(())
+                                }
+                                _ => Err(Failure::Permanent(
+                                    StoreErrorKind::Failed,
+                                    "the multipart upload vanished before completing".into(),
+                                )),
+                            }
+                        }
+                        Err(e) => Err(classify(&e)),
+                    }
+                }
+            })
+            .await
+        }
+        .await;
+        if uploaded.is_err() {
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key.as_str())
+                .upload_id(upload_id.as_str())
+                .send()
+                .await;
+        }
+        uploaded
+    }
+
+    /// Downloads the object named by the URL's prefix (an object key) into
+    /// `dest`, retrying transient failures from the start.
+    pub async fn fetch(&self, dest: &std::path::Path) -> Result<u64, StoreError> {
+        let key = &self.url.prefix;
+        let target = format!("s3://{}/{key}", self.url.bucket);
+        with_retries(&self.options.retry, &target, &self.retries, || async {
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.url.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            let local = |e: std::io::Error| {
+                Failure::Permanent(
+                    StoreErrorKind::Failed,
+                    format!("{}: writing the local copy: {e}", dest.display()),
+                )
+            };
+            let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
+            let mut body = out.body;
+            let mut total = 0u64;
+            loop {
+                match body.try_next().await {
+                    Ok(Some(chunk)) => {
+                        total += chunk.len() as u64;
+                        file.write_all(&chunk).await.map_err(local)?;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(Failure::Transient(
+                            StoreErrorKind::Failed,
+                            format!("download interrupted: {e}"),
+                        ));
+                    }
+                }
+            }
+            file.flush().await.map_err(local)?;
+            Ok(total)
+        })
+        .await
+    }
+}
+
+fn status<E, R: HasStatus>(e: &SdkError<E, R>) -> Option<u16> {
+    e.raw_response().map(HasStatus::status_code)
+}
+
+trait HasStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+fn error_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
+    match e {
+        SdkError::ServiceError(ctx) => ctx.err().code(),
+        _ => None,
+    }
+}
+
+const CREDENTIAL_CODES: &[&str] = &[
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "NotSignedUp",
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "InvalidSecurity",
+    "AuthorizationHeaderMalformed",
+];
+
+const TRANSIENT_CODES: &[&str] = &[
+    "SlowDown",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "OperationAborted",
+];
+
+/// Sorts a failed request into "try again" or "give up, because …".
+fn classify<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let text = DisplayErrorContext(e).to_string();
+    match e {
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            let code = ctx.err().code();
+            let message = match (code, ctx.err().message()) {
+                (Some(c), Some(m)) => format!("{status} {c}: {m}"),
+                (Some(c), None) => format!("{status} {c}"),
+                _ => format!("HTTP {status}"),
+            };
+            if code.is_some_and(|c| TRANSIENT_CODES.contains(&c))
+                || status >= 500
+                || status == 429
+                || status == 408
+            {
+                Failure::Transient(StoreErrorKind::Failed, message)
+            } else if code.is_some_and(|c| CREDENTIAL_CODES.contains(&c)) {
+                Failure::Permanent(
+                    StoreErrorKind::Credentials,
+                    format!("credentials rejected ({message})"),
+                )
+            } else if status == 403 {
+                Failure::Permanent(
+                    StoreErrorKind::AccessDenied,
+                    format!("access denied ({message})"),
+                )
+            } else if code == Some("NoSuchBucket") {
+                Failure::Permanent(
+                    StoreErrorKind::NoSuchBucket,
+                    "the bucket does not exist".into(),
+                )
+            } else if code == Some("NoSuchKey") || status == 404 {
+                Failure::Permanent(StoreErrorKind::NoSuchKey, "no such object".into())
+            } else if status == 301 || code == Some("PermanentRedirect") {
+                Failure::Permanent(
+                    StoreErrorKind::Failed,
+                    format!("{message} (the bucket is in another region: set --region)"),
+                )
+            } else {
+                Failure::Permanent(StoreErrorKind::Failed, message)
+            }
+        }
+        _ if text.to_ascii_lowercase().contains("credential") => Failure::Permanent(
+            StoreErrorKind::Credentials,
+            format!("no usable credentials ({text})"),
+        ),
+        SdkError::TimeoutError(_) => {
+            Failure::Transient(StoreErrorKind::Unreachable, format!("timed out ({text})"))
+        }
+        SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() || d.is_other() => {
+            Failure::Transient(
+                StoreErrorKind::Unreachable,
+                format!("cannot reach the endpoint ({text})"),
+            )
+        }
+        SdkError::ResponseError(_) => {
+            Failure::Transient(StoreErrorKind::Failed, format!("bad response ({text})"))
+        }
+        _ => Failure::Permanent(StoreErrorKind::Failed, text),
+    }
+}

@@ -1,0 +1,98 @@
+//! Where objects go: [`Store`] is a local directory or an S3 bucket
+//! prefix, behind the same four operations.
+
+use std::path::{Path, PathBuf};
+
+use crate::dir_store::DirStore;
+use crate::error::StoreError;
+use crate::object::ObjectMeta;
+use crate::s3_store::S3Store;
+
+/// What is already stored under a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Existing {
+    pub size: u64,
+    /// Hex SHA-256 from our metadata (S3) or of the file (directory);
+    /// `None` for an object written by something else.
+    pub sha256: Option<String>,
+}
+
+/// One object to write.
+#[derive(Debug, Clone, Copy)]
+pub struct PutObject<'a> {
+    /// Path relative to the destination root, `/`-separated.
+    pub relative: &'a str,
+    pub bytes: &'a [u8],
+    pub sha256: &'a str,
+    pub meta: &'a ObjectMeta,
+}
+
+/// A destination: a local directory or an S3 prefix.
+pub enum Store {
+    Dir(DirStore),
+    S3(S3Store),
+}
+
+impl Store {
+    /// Checks, before any work, that the destination exists and takes
+    /// writes. Writes nothing visible.
+    pub async fn preflight(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Dir(d) => d.preflight().await,
+            Store::S3(s) => s.preflight(true).await,
+        }
+    }
+
+    /// Like [`Store::preflight`] without the write probe (`--dry-run`).
+    pub async fn preflight_read_only(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Dir(d) => d.preflight_read_only().await,
+            Store::S3(s) => s.preflight(false).await,
+        }
+    }
+
+    /// What is stored under `relative`, if anything.
+    pub async fn existing(&self, relative: &str) -> Result<Option<Existing>, StoreError> {
+        match self {
+            Store::Dir(d) => d.existing(relative).await,
+            Store::S3(s) => s.existing(relative).await,
+        }
+    }
+
+    /// Writes one object, whole or not at all (temp file + rename;
+    /// multipart aborted on failure), retrying transient failures.
+    pub async fn put(&self, object: PutObject<'_>) -> Result<(), StoreError> {
+        match self {
+            Store::Dir(d) => d.put(object).await,
+            Store::S3(s) => s.put(object).await,
+        }
+    }
+
+    /// How an object is named in messages and the report.
+    pub fn describe(&self, relative: &str) -> String {
+        match self {
+            Store::Dir(d) => d.path_of(relative).display().to_string(),
+            Store::S3(s) => s.url_of(relative),
+        }
+    }
+
+    /// Extra attempts made so far (transient failures retried).
+    pub fn retries(&self) -> u64 {
+        match self {
+            Store::Dir(_) => 0,
+            Store::S3(s) => s.retries(),
+        }
+    }
+}
+
+/// `relative` as a path below `root`, refusing anything that would leave it.
+pub(crate) fn below(root: &Path, relative: &str) -> Option<PathBuf> {
+    let mut path = root.to_path_buf();
+    for part in relative.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return None;
+        }
+        path.push(part);
+    }
+    Some(path)
+}
