@@ -72,7 +72,15 @@ pub struct StorageArgs {
     /// Objects uploaded at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Objects larger than this many MiB are uploaded in parts.
+    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u32).range(5..=5120))]
+    pub multipart_threshold: u32,
+    /// Multipart part size in MiB (S3 minimum: 5).
+    #[arg(long, value_name = "MIB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(5..=5120))]
+    pub part_size: u32,
 }
+
+const MIB: usize = 1024 * 1024;
 
 impl StorageArgs {
     pub fn s3_options(&self) -> S3Options {
@@ -80,6 +88,8 @@ impl StorageArgs {
             endpoint_url: self.endpoint_url.clone(),
             region: self.region.clone(),
             path_style: self.virtual_hosted.then_some(false),
+            multipart_threshold: self.multipart_threshold as usize * MIB,
+            part_size: self.part_size as usize * MIB,
             ..S3Options::default()
         }
     }

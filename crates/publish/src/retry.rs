@@ -31,6 +31,10 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// Largest backoff.
     pub cap: Duration,
+    /// Failed attempts allowed where the endpoint could not be reached
+    /// (refused, reset, DNS, timeouts): fewer in the preflight, so a wrong
+    /// or dead endpoint is reported within seconds.
+    pub max_unreachable_attempts: u32,
 }
 
 impl Default for RetryPolicy {
@@ -41,18 +45,18 @@ impl Default for RetryPolicy {
             max_attempts: 8,
             base: Duration::from_millis(200),
             cap: Duration::from_secs(5),
+            max_unreachable_attempts: 8,
         }
     }
 }
 
 impl RetryPolicy {
-    /// Preflight: a few quick tries, so an unreachable endpoint is
-    /// reported within seconds.
-    pub fn preflight() -> Self {
+    /// Preflight: the same patience with a busy server, but an endpoint
+    /// that cannot be reached gets three tries.
+    pub fn preflight(self) -> Self {
         RetryPolicy {
-            max_attempts: 3,
-            base: Duration::from_millis(100),
-            cap: Duration::from_millis(500),
+            max_unreachable_attempts: self.max_unreachable_attempts.min(3),
+            ..self
         }
     }
 
@@ -97,6 +101,7 @@ where
     Fut: Future<Output = Result<T, Failure>>,
 {
     let mut attempt = 1;
+    let mut unreachable = 0;
     loop {
         match op().await {
             Ok(value) => return Ok(value),
@@ -104,7 +109,11 @@ where
                 return Err(StoreError::new(kind, target, message));
             }
             Err(Failure::Transient(kind, message)) => {
-                if attempt >= policy.max_attempts {
+                if kind == StoreErrorKind::Unreachable {
+                    unreachable += 1;
+                }
+                if attempt >= policy.max_attempts || unreachable >= policy.max_unreachable_attempts
+                {
                     return Err(StoreError::new(
                         kind,
                         target,

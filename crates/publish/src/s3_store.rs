@@ -25,7 +25,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use tokio::io::AsyncWriteExt;
 
-use crate::error::{StoreError, StoreErrorKind};
+use crate::error::{PublishError, StoreError, StoreErrorKind};
 use crate::location::S3Url;
 use crate::object::{SHA256_METADATA, sha256_base64};
 use crate::retry::{Failure, RetryPolicy, with_retries};
@@ -81,16 +81,12 @@ const PREFLIGHT_KEY: &str = ".audiopack-preflight";
 
 impl S3Store {
     /// Builds the client. Does not contact the server (see `preflight`).
-    pub async fn connect(url: S3Url, options: S3Options) -> Result<S3Store, StoreError> {
+    pub async fn connect(url: S3Url, options: S3Options) -> Result<S3Store, PublishError> {
         if options.part_size < MIN_PART_SIZE || options.multipart_threshold < options.part_size {
-            return Err(StoreError::new(
-                StoreErrorKind::Failed,
-                url.to_string(),
-                format!(
-                    "part size {} must be at least {MIN_PART_SIZE} and at most the multipart threshold {}",
-                    options.part_size, options.multipart_threshold
-                ),
-            ));
+            return Err(PublishError::Config(format!(
+                "part size {} B must be at least {MIN_PART_SIZE} B and at most the multipart threshold ({} B)",
+                options.part_size, options.multipart_threshold
+            )));
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
@@ -140,7 +136,7 @@ impl S3Store {
     pub(crate) async fn preflight(&self, write: bool) -> Result<(), StoreError> {
         let bucket = &self.url.bucket;
         let target = format!("s3://{bucket}");
-        let policy = RetryPolicy::preflight();
+        let policy = self.options.retry.preflight();
         let head = with_retries(&policy, &target, &self.retries, || async {
             match self.client.head_bucket().bucket(bucket).send().await {
                 Ok(_) => Ok(Ok(())),

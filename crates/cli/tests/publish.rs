@@ -1,0 +1,717 @@
+//! Publishing to a real S3-compatible server (s3s-fs, in-process on
+//! 127.0.0.1) through the real binary, with a fault-injecting proxy in
+//! between where the test needs failures. Objects are checked as files in
+//! the server's directory and by HEAD with aws-sdk-s3.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use audiopack_testkit::{Fault, FaultProxy, RequestInfo, S3Server};
+use common::*;
+
+const AK: &str = "AKIDAUDIOPACKTEST";
+const SK: &str = "audiopack-test-secret-key";
+const BUCKET: &str = "origin";
+
+/// `audiopack` with credentials for the test server and nothing from the
+/// machine's AWS setup.
+fn s3_bin(secret: &str) -> Command {
+    let mut c = bin();
+    for var in [
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_SESSION_TOKEN",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("AWS_ACCESS_KEY_ID", AK)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/audiopack-test")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/audiopack-test")
+        .env("NO_PROXY", "127.0.0.1,localhost");
+    c
+}
+
+fn s3_run(endpoint: &str, args: &[&str]) -> Output {
+    s3_bin(SK)
+        .args(args)
+        .args(["--endpoint-url", endpoint])
+        .output()
+        .expect("running audiopack")
+}
+
+fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+/// A packaged demo (segments layout, lossless tier) made once per test.
+fn package(dir: &Path, extra: &[&str]) -> PathBuf {
+    let out = dir.join("pkg");
+    ingest_json(&fixture("demo.flac"), &out, extra);
+    out
+}
+
+/// Every file below `dir` (relative, `/`-separated) with its bytes.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = format!("{prefix}{name}");
+            if entry.path().is_dir() {
+                walk(&entry.path(), &format!("{rel}/"), out);
+            } else {
+                out.insert(rel, std::fs::read(entry.path()).expect("read"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, "", &mut out);
+    out
+}
+
+/// What the server holds under `prefix`, as files.
+fn remote_tree(server: &S3Server, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    let dir = server.object_path(BUCKET, prefix);
+    if dir.is_dir() {
+        tree(&dir)
+    } else {
+        BTreeMap::new()
+    }
+}
+
+/// The published tree equals the package, byte for byte (report.json
+/// aside: the published one carries the publish section).
+fn assert_published_whole(server: &S3Server, prefix: &str, pkg: &Path) {
+    let mut local = tree(pkg);
+    let mut remote = remote_tree(server, prefix);
+    let local_report = local.remove("report.json").expect("local report");
+    let remote_report = remote.remove("report.json").expect("report.json published");
+    assert_eq!(
+        local.keys().collect::<Vec<_>>(),
+        remote.keys().collect::<Vec<_>>(),
+        "published keys differ from the package"
+    );
+    for (k, v) in &local {
+        assert!(remote[k] == *v, "{k}: published bytes differ");
+    }
+    let local_report: serde_json::Value = serde_json::from_slice(&local_report).expect("json");
+    let remote_report: serde_json::Value = serde_json::from_slice(&remote_report).expect("json");
+    assert_eq!(local_report["package"], remote_report["package"]);
+    assert!(remote_report["publish"]["objects"].is_array());
+}
+
+/// Records every request the proxy sees, faults chosen by `faults`.
+fn recording(
+    log: &Arc<Mutex<Vec<(String, String)>>>,
+    faults: impl Fn(&RequestInfo) -> Option<Fault> + Send + Sync + 'static,
+) -> audiopack_testkit::FaultPlan {
+    let log = Arc::clone(log);
+    Arc::new(move |r: &RequestInfo| {
+        log.lock()
+            .expect("log")
+            .push((r.method.clone(), r.path.clone()));
+        faults(r)
+    })
+}
+
+fn puts(log: &Arc<Mutex<Vec<(String, String)>>>) -> Vec<String> {
+    log.lock()
+        .expect("log")
+        .iter()
+        .filter(|(m, _)| m == "PUT")
+        .map(|(_, p)| p.clone())
+        .collect()
+}
+
+#[test]
+fn ingest_to_s3_publishes_every_object_in_manifest_safe_order() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
+    server.create_bucket(BUCKET).expect("bucket");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let proxy = FaultProxy::start(server.addr(), recording(&log, |_| None)).expect("proxy");
+    let dest = format!("s3://{BUCKET}/catalog/track-1/");
+    let out = s3_run(
+        &proxy.endpoint(),
+        &[
+            "ingest",
+            fixture("demo.flac").to_str().expect("utf8"),
+            "--out",
+            &dest,
+            "--json",
+        ],
+    );
+    assert_ok(&out, "ingest to s3");
+    let report = json(&out);
+    let publish = &report["publish"];
+
+    // The same job into a local directory gives the same bytes.
+    let pkg = package(tmp.path(), &[]);
+    assert_published_whole(&server, "catalog/track-1", &pkg);
+    let files = tree(&pkg).len() as u64;
+    assert_eq!(publish["objects_written"].as_u64(), Some(files - 1));
+    assert_eq!(publish["objects_skipped"].as_u64(), Some(0));
+
+    // Order of the PUTs: media, then media playlists, then entry points,
+    // then the report.
+    let order: Vec<u8> = puts(&log)
+        .iter()
+        .filter(|p| !p.contains(".audiopack-preflight"))
+        .map(|p| {
+            let name = p.rsplit('/').next().unwrap_or("");
+            if name == "report.json" {
+                3
+            } else if ["master.m3u8", "lossless.m3u8", "manifest.mpd"].contains(&name) {
+                2
+            } else if name.ends_with(".m3u8") {
+                1
+            } else {
+                0
+            }
+        })
+        .collect();
+    assert_eq!(order.len() as u64, files, "one PUT per object");
+    assert!(
+        order.windows(2).all(|w| w[0] <= w[1]),
+        "publish order: {order:?}"
+    );
+
+    // Headers, checked by HEAD through the S3 API.
+    let heads = head_all(
+        &server.endpoint(),
+        &[
+            "catalog/track-1/master.m3u8",
+            "catalog/track-1/manifest.mpd",
+            "catalog/track-1/opus_64k/init.mp4",
+            "catalog/track-1/opus_64k/1.m4s",
+            "catalog/track-1/report.json",
+        ],
+    );
+    let expect = [
+        ("application/vnd.apple.mpegurl", "public, max-age=60"),
+        ("application/dash+xml", "public, max-age=60"),
+        ("audio/mp4", "public, max-age=31536000, immutable"),
+        ("audio/mp4", "public, max-age=31536000, immutable"),
+        ("application/json", "public, max-age=60"),
+    ];
+    for ((key, head), (ctype, cache)) in heads.iter().zip(expect) {
+        assert_eq!(head.0.as_deref(), Some(ctype), "{key} Content-Type");
+        assert_eq!(head.1.as_deref(), Some(cache), "{key} Cache-Control");
+        let body = std::fs::read(server.object_path(BUCKET, key)).expect("object");
+        assert_eq!(
+            head.2.as_deref(),
+            Some(sha256_hex(&body).as_str()),
+            "{key} sha256 metadata"
+        );
+    }
+
+    // An identical rerun writes nothing, and says so.
+    log.lock().expect("log").clear();
+    let again = s3_run(
+        &proxy.endpoint(),
+        &[
+            "ingest",
+            fixture("demo.flac").to_str().expect("utf8"),
+            "--out",
+            &dest,
+        ],
+    );
+    assert_ok(&again, "identical rerun");
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(text.contains("nothing to write"), "{text}");
+    let written: Vec<_> = puts(&log)
+        .into_iter()
+        .filter(|p| !p.contains(".audiopack-preflight"))
+        .collect();
+    assert!(written.is_empty(), "an identical rerun wrote {written:?}");
+}
+
+/// Content-Type, Cache-Control and x-amz-meta-sha256 of an object.
+type Head = (Option<String>, Option<String>, Option<String>);
+
+/// [`Head`] of each key.
+fn head_all(endpoint: &str, keys: &[&str]) -> Vec<(String, Head)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                AK, SK, None, None, "test",
+            ))
+            .load()
+            .await;
+        let client = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        let mut out = Vec::new();
+        for key in keys {
+            let h = client
+                .head_object()
+                .bucket(BUCKET)
+                .key(*key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("HEAD {key}: {e:?}"));
+            out.push((
+                key.to_string(),
+                (
+                    h.content_type,
+                    h.cache_control,
+                    h.metadata.and_then(|m| m.get("sha256").cloned()),
+                ),
+            ));
+        }
+        out
+    })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    audiopack_publish::sha256_hex(bytes)
+}
+
+#[test]
+fn publish_survives_slowdowns_dropped_connections_and_delays() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // Single-file layout with a big lossless tier: multipart uploads too.
+    let master = noise_master(tmp.path(), 40);
+    let pkg = tmp.path().join("pkg");
+    ingest_json(
+        &master,
+        &pkg,
+        &["--layout", "single-file", "--formats", "hls,dash,ogg"],
+    );
+    let flac_len = std::fs::metadata(pkg.join("flac.mp4"))
+        .expect("flac.mp4")
+        .len();
+    assert!(
+        flac_len > 10 << 20,
+        "the lossless file ({flac_len} B) must need 3 parts"
+    );
+
+    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
+    server.create_bucket(BUCKET).expect("bucket");
+    // Every write fails twice before it lands: SlowDown, then a dropped
+    // connection (before the server saw it for some keys, after it applied
+    // the write for the others); every read waits a little.
+    let proxy = FaultProxy::start(
+        server.addr(),
+        Arc::new(|r: &RequestInfo| {
+            let after = r.path.len().is_multiple_of(2);
+            match (r.method.as_str(), r.attempt) {
+                ("PUT" | "POST", 1) => Some(Fault::SlowDown),
+                ("PUT" | "POST", 2) if after => Some(Fault::DropAfterForward),
+                ("PUT" | "POST", 2) => Some(Fault::DropBeforeForward),
+                ("PUT" | "POST", 3) => Some(Fault::InternalError),
+                ("HEAD", 1) => Some(Fault::Delay(Duration::from_millis(150))),
+                _ => None,
+            }
+        }),
+    )
+    .expect("proxy");
+    let out = s3_run(
+        &proxy.endpoint(),
+        &[
+            "publish",
+            pkg.to_str().expect("utf8"),
+            "--out",
+            &format!("s3://{BUCKET}/faulty"),
+            "--part-size",
+            "5",
+            "--multipart-threshold",
+            "5",
+            "--json",
+        ],
+    );
+    assert_ok(&out, "publish through faults");
+    let report = json(&out);
+    assert_published_whole(&server, "faulty", &pkg);
+    let stats = proxy.stats();
+    assert!(
+        stats.slow_down > 0 && stats.drop_after_forward > 0 && stats.drop_before_forward > 0,
+        "{stats:?}"
+    );
+    assert!(
+        report["retries"].as_u64().unwrap_or(0)
+            >= 3 * report["objects_written"].as_u64().unwrap_or(0)
+    );
+    assert_eq!(
+        server
+            .list_keys(BUCKET)
+            .iter()
+            .filter(|k| k.contains("preflight"))
+            .count(),
+        0,
+        "the preflight probe leaves no object"
+    );
+}
+
+/// A stereo 48 kHz 24-bit noise master of `seconds` (FLAC cannot shrink
+/// it: big lossless objects for the multipart path).
+fn noise_master(dir: &Path, seconds: u32) -> PathBuf {
+    let path = dir.join("noise.wav");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("anoisesrc=r=48000:a=0.3:d={seconds}:s=7"))
+        .args(["-ac", "2", "-c:a", "pcm_s24le"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    path
+}
+
+/// Every manifest present on the server references only objects that are
+/// there: a media playlist's segments, and (for the entry points, which go
+/// last) every media object of the package.
+fn assert_no_dangling_reference(server: &S3Server, prefix: &str, pkg_media: &[String]) {
+    let remote = server.object_path(BUCKET, prefix);
+    let exists = |rel: &str| remote.join(rel).is_file();
+    for top in ["master.m3u8", "lossless.m3u8", "manifest.mpd"] {
+        if exists(top) {
+            for m in pkg_media {
+                assert!(exists(m), "{top} is published but {m} is missing");
+            }
+        }
+    }
+    let Ok(entries) = std::fs::read_dir(&remote) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".m3u8") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        for line in text.lines() {
+            let uri = if let Some(rest) = line.split("URI=\"").nth(1) {
+                rest.split('"').next().unwrap_or("")
+            } else if line.starts_with('#') || line.is_empty() {
+                continue;
+            } else {
+                line
+            };
+            assert!(
+                exists(uri),
+                "{name} references {uri}, which is not published"
+            );
+        }
+    }
+}
+
+#[test]
+fn kill_9_mid_publish_then_rerun_converges() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let pkg = package(tmp.path(), &["--segment-duration", "2"]);
+    let mut media: Vec<String> = tree(&pkg)
+        .into_keys()
+        .filter(|k| k.ends_with(".m4s") || k.ends_with(".mp4"))
+        .collect();
+    media.sort();
+    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
+    server.create_bucket(BUCKET).expect("bucket");
+    // Slow every request so the kill lands mid-publish.
+    let proxy = FaultProxy::start(
+        server.addr(),
+        Arc::new(|_: &RequestInfo| Some(Fault::Delay(Duration::from_millis(40)))),
+    )
+    .expect("proxy");
+    let dest = format!("s3://{BUCKET}/killed");
+    let mut killed_running = 0;
+    for kill_after in [media.len() / 3, media.len() + 2] {
+        let mut child = s3_bin(SK)
+            .args([
+                "publish",
+                pkg.to_str().expect("utf8"),
+                "--out",
+                &dest,
+                "--concurrency",
+                "2",
+            ])
+            .args(["--endpoint-url", &proxy.endpoint()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let started = Instant::now();
+        loop {
+            assert_no_dangling_reference(&server, "killed", &media);
+            let have = remote_tree(&server, "killed").len();
+            if have >= kill_after || started.elapsed() > Duration::from_secs(60) {
+                break;
+            }
+            if child.try_wait().expect("wait").is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if child.try_wait().expect("wait").is_none() {
+            killed_running += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        assert_no_dangling_reference(&server, "killed", &media);
+    }
+    let out = s3_run(
+        &server.endpoint(),
+        &[
+            "publish",
+            pkg.to_str().expect("utf8"),
+            "--out",
+            &dest,
+            "--json",
+        ],
+    );
+    assert_ok(&out, "rerun after kill -9");
+    assert!(killed_running > 0, "no publish was killed while running");
+    let report = json(&out);
+    assert!(
+        report["objects_written"].as_u64().unwrap_or(0) > 0,
+        "the killed runs cannot have finished: {report}"
+    );
+    assert!(
+        report["objects_skipped"].as_u64().unwrap_or(0) > 0,
+        "the rerun reuses what the killed runs stored: {report}"
+    );
+    assert_published_whole(&server, "killed", &pkg);
+    assert_no_dangling_reference(&server, "killed", &media);
+}
+
+#[test]
+fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let pkg = package(tmp.path(), &["--no-lossless", "--ladder", "64"]);
+    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
+    server.create_bucket(BUCKET).expect("bucket");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let proxy = FaultProxy::start(server.addr(), recording(&log, |_| None)).expect("proxy");
+    let pkg_arg = pkg.to_str().expect("utf8");
+    let demo = fixture("demo.flac");
+    let demo = demo.to_str().expect("utf8");
+
+    // Wrong secret.
+    let out = s3_bin("not-the-secret")
+        .args([
+            "publish",
+            pkg_arg,
+            "--out",
+            "s3://origin/x/",
+            "--endpoint-url",
+            &proxy.endpoint(),
+        ])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{err}");
+    assert!(
+        err.contains("s3://origin") && err.contains("credentials rejected"),
+        "{err}"
+    );
+    assert!(
+        log.lock().expect("log").len() <= 2,
+        "retried a hopeless request: {:?}",
+        log.lock()
+    );
+
+    // Missing bucket (s3s-fs would create it on PUT: the preflight says no
+    // before anything is encoded or written).
+    log.lock().expect("log").clear();
+    let out = s3_run(
+        &proxy.endpoint(),
+        &["ingest", demo, "--out", "s3://no-such-bucket/x/"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(9), "{err}");
+    assert!(
+        err.contains("s3://no-such-bucket") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(
+        !server.root().join("no-such-bucket").exists(),
+        "nothing written"
+    );
+    assert_eq!(puts(&log).len(), 0);
+
+    // Unreachable endpoint: a port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let started = Instant::now();
+    let out = s3_run(
+        &format!("http://127.0.0.1:{port}"),
+        &["publish", pkg_arg, "--out", "s3://origin/x/"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(10), "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+    eprintln!("unreachable endpoint reported in {:?}", started.elapsed());
+
+    // A missing input object names the URL.
+    let out = s3_run(
+        &proxy.endpoint(),
+        &[
+            "ingest",
+            "s3://origin/uploads/none.flac",
+            "--out",
+            "s3://origin/y/",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains("s3://origin/uploads/none.flac"), "{err}");
+
+    // A bad input from S3 is a bad-input error naming the URL, and nothing
+    // is published.
+    let bad = server.object_path(BUCKET, "uploads/bad.flac");
+    std::fs::create_dir_all(bad.parent().expect("parent")).expect("mkdir");
+    let mut bytes = std::fs::read(fixture("demo.flac")).expect("demo");
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&bad, bytes).expect("write");
+    let out = s3_run(
+        &proxy.endpoint(),
+        &[
+            "ingest",
+            "s3://origin/uploads/bad.flac",
+            "--out",
+            "s3://origin/bad/",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("s3://origin/uploads/bad.flac"), "{err}");
+    assert!(
+        remote_tree(&server, "bad")
+            .keys()
+            .all(|k| !k.ends_with(".m3u8") && !k.ends_with(".mpd")),
+        "no manifest for a failed job"
+    );
+}
+
+#[test]
+fn s3_input_dry_run_and_directory_destination() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
+    server.create_bucket(BUCKET).expect("bucket");
+    let upload = server.object_path(BUCKET, "uploads/song.flac");
+    std::fs::create_dir_all(upload.parent().expect("parent")).expect("mkdir");
+    std::fs::copy(fixture("demo.flac"), &upload).expect("copy");
+
+    // s3:// in, local out: the report names the URL.
+    let local = tmp.path().join("from-s3");
+    let out = s3_run(
+        &server.endpoint(),
+        &[
+            "ingest",
+            "s3://origin/uploads/song.flac",
+            "--out",
+            local.to_str().expect("utf8"),
+            "--json",
+        ],
+    );
+    assert_ok(&out, "s3 input");
+    assert_eq!(json(&out)["input"]["path"], "s3://origin/uploads/song.flac");
+    let pkg = package(tmp.path(), &[]);
+    let mut a = tree(&local);
+    let mut b = tree(&pkg);
+    a.remove("report.json");
+    b.remove("report.json");
+    assert!(
+        a == b,
+        "an s3:// input gives the same package as the local file"
+    );
+
+    // Dry run: lists, writes nothing.
+    let dest = "s3://origin/dry/";
+    let out = s3_run(
+        &server.endpoint(),
+        &[
+            "publish",
+            pkg.to_str().expect("utf8"),
+            "--out",
+            dest,
+            "--dry-run",
+        ],
+    );
+    assert_ok(&out, "dry run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("would write") && text.contains("s3://origin/dry/master.m3u8"),
+        "{text}"
+    );
+    assert!(
+        remote_tree(&server, "dry").is_empty(),
+        "a dry run wrote objects"
+    );
+    let out = s3_run(
+        &server.endpoint(),
+        &["publish", pkg.to_str().expect("utf8"), "--out", dest],
+    );
+    assert_ok(&out, "publish");
+    let out = s3_run(
+        &server.endpoint(),
+        &[
+            "publish",
+            pkg.to_str().expect("utf8"),
+            "--out",
+            dest,
+            "--dry-run",
+            "--json",
+        ],
+    );
+    let report = json(&out);
+    assert_eq!(report["objects_written"].as_u64(), Some(0), "{report}");
+
+    // A directory destination gets the same tree.
+    let copy = tmp.path().join("copy");
+    let out = run(&[
+        "publish",
+        pkg.to_str().expect("utf8"),
+        "--out",
+        copy.to_str().expect("utf8"),
+    ]);
+    assert_ok(&out, "publish to a directory");
+    let mut c = tree(&copy);
+    let mut p = tree(&pkg);
+    c.remove("report.json");
+    p.remove("report.json");
+    assert!(c == p, "directory publish differs");
+
+    // Not a package.
+    let out = run(&[
+        "publish",
+        tmp.path().join("s3").to_str().expect("utf8"),
+        "--out",
+        copy.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an audiopack package"));
+}
