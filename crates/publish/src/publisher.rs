@@ -79,6 +79,9 @@ pub struct PublishReport {
     pub bytes_skipped: u64,
     /// Extra attempts made after transient failures.
     pub retries: u64,
+    /// Objects handed to the uploader before `finish`: uploaded while the
+    /// encode was still running (0 for `audiopack publish`).
+    pub objects_during_encode: usize,
     pub duration_seconds: f64,
     /// In publish order; `report.json` itself is last and not listed.
     pub objects: Vec<ObjectReport>,
@@ -95,6 +98,8 @@ pub struct Publisher {
     submitted: BTreeSet<String>,
     done: Vec<ObjectReport>,
     started: Instant,
+    /// Submitted before `finish`.
+    early: usize,
 }
 
 impl Publisher {
@@ -109,6 +114,7 @@ impl Publisher {
             submitted: BTreeSet::new(),
             done: Vec::new(),
             started: Instant::now(),
+            early: 0,
         }
     }
 
@@ -160,6 +166,7 @@ impl Publisher {
     /// section. The report is rewritten only when something else was, or
     /// when it is missing: an identical rerun writes nothing.
     pub async fn finish(mut self) -> Result<PublishReport, PublishError> {
+        self.early = self.submitted.len();
         let files = package_files(&self.dir)?;
         for phase in [
             ObjectClass::Media,
@@ -192,6 +199,7 @@ impl Publisher {
             bytes_written: bytes(&self.done, true),
             bytes_skipped: bytes(&self.done, false),
             retries: 0,
+            objects_during_encode: self.early,
             duration_seconds: 0.0,
             objects: std::mem::take(&mut self.done),
         };
