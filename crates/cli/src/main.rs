@@ -145,7 +145,15 @@ fn ingest(
             std::env::temp_dir(),
             "creating a temporary directory",
         ))?;
+    let store = match &out {
+        Location::S3(_) => Some(Arc::new(rt.block_on(open_store(&out, &args.storage))?)),
+        Location::Local(_) => None,
+    };
     let (input, label) = if remote_input {
+        if let Some(store) = &store {
+            // Check the destination before a long download, not after.
+            rt.block_on(store.preflight())?;
+        }
         let local = rt.block_on(audiopack_publish::fetch_input(
             &args.file,
             &args.storage.s3_options(),
@@ -159,22 +167,17 @@ fn ingest(
     } else {
         (PathBuf::from(&args.file), None)
     };
-    let store = Arc::new(rt.block_on(open_store(&out, &args.storage))?);
     let (report, published) = match &out {
         Location::Local(dir) => {
             // s3:// input into a local directory: the usual staged output.
             let mut report = audiopack_pipeline::run_ingest(&input, dir, &config, progress)?;
             if let Some(label) = label {
-                report.input.path = label.into();
-                let path = dir.join(audiopack_publish::REPORT);
-                let text = serde_json::to_string_pretty(&report)
-                    .map_err(|e| PublishError::Config(format!("report: {e}")))?;
-                std::fs::write(&path, text + "\n")
-                    .map_err(PublishError::local(&path, "writing"))?;
+                audiopack_pipeline::relabel_input(dir, &mut report, label)?;
             }
             (report, None)
         }
         Location::S3(_) => {
+            let store = store.ok_or_else(|| PublishError::Config("no store".into()))?;
             let (report, published) = audiopack_publish::ingest_to_store(
                 rt.handle(),
                 &input,

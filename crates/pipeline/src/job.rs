@@ -463,6 +463,13 @@ fn package_outputs(
     })
 }
 
+/// Names the input `label` in `report` and in `dir/report.json`: for an
+/// input spooled from elsewhere (an `s3://` URL), not the temporary copy.
+pub fn relabel_input(dir: &Path, report: &mut JobReport, label: &str) -> Result<(), JobError> {
+    report.input.path = label.into();
+    write_report(dir, report)
+}
+
 fn write_report(dir: &Path, report: &JobReport) -> Result<(), JobError> {
     let path = dir.join(MARKER);
     let mut text = serde_json::to_string_pretty(report).map_err(|e| JobError::Internal {

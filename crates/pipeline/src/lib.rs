@@ -42,7 +42,7 @@ mod staging;
 
 pub use config::{DEFAULT_SEGMENT_PACKETS, Formats, JobConfig, Layout};
 pub use error::{JobError, JobErrorKind};
-pub use job::{LoudnessOnly, loudness, probe, run_ingest, run_ingest_into};
+pub use job::{LoudnessOnly, loudness, probe, relabel_input, run_ingest, run_ingest_into};
 pub use progress::{NoProgress, NoSink, OutputSink, Progress};
 pub use report::{
     InputReport, JobReport, LoudnessSection, PackageReport, PackagedRendition, ProcessingReport,

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use audiopack_pipeline::{JobConfig, JobError, JobReport, OutputSink, Progress, run_ingest_into};
+use audiopack_pipeline::{
+    JobConfig, JobError, JobReport, OutputSink, Progress, relabel_input, run_ingest_into,
+};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
@@ -78,12 +80,7 @@ pub fn ingest_to_store(
         (Err(e), _) => return Err(e.into()),
     };
     if let Some(label) = input_label {
-        report.input.path = label.into();
-        let path = spool.path().join(REPORT);
-        let mut text = serde_json::to_vec_pretty(&report)
-            .map_err(|e| PublishError::Config(format!("serializing the report: {e}")))?;
-        text.push(b'\n');
-        std::fs::write(&path, text).map_err(PublishError::local(&path, "writing"))?;
+        relabel_input(spool.path(), &mut report, label)?;
     }
     let published = runtime.block_on(publisher.finish())?;
     Ok((report, published))
