@@ -43,6 +43,7 @@ fn exit_code(kind: PublishErrorKind) -> u8 {
         PublishErrorKind::Store(StoreErrorKind::NoSuchBucket) => 9,
         PublishErrorKind::Store(StoreErrorKind::Unreachable) => 10,
         PublishErrorKind::Store(StoreErrorKind::Failed) => 11,
+        PublishErrorKind::Store(StoreErrorKind::Conflict) => 12,
     }
 }
 
@@ -115,7 +116,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, PublishError> {
 async fn open_store(location: &Location, storage: &StorageArgs) -> Result<Store, PublishError> {
     Ok(match location {
         Location::Local(dir) => Store::Dir(DirStore::new(dir)),
-        Location::S3(url) => Store::S3(S3Store::connect(url.clone(), storage.s3_options()).await?),
+        Location::S3(url) => Store::S3(Box::new(
+            S3Store::connect(url.clone(), storage.s3_options()).await?,
+        )),
     })
 }
 

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use audiopack_testkit::{Fault, FaultProxy, RequestInfo, S3Server};
+use audiopack_testkit::{Fault, FaultProxy, Grant, RequestInfo, S3Server, S3User};
 use common::*;
 
 const AK: &str = "AKIDAUDIOPACKTEST";
@@ -21,6 +21,11 @@ const BUCKET: &str = "origin";
 /// `audiopack` with credentials for the test server and nothing from the
 /// machine's AWS setup.
 fn s3_bin(secret: &str) -> Command {
+    s3_bin_as(AK, secret)
+}
+
+/// [`s3_bin`] signing with another key pair.
+fn s3_bin_as(access_key: &str, secret: &str) -> Command {
     let mut c = bin();
     for var in [
         "AWS_PROFILE",
@@ -34,7 +39,7 @@ fn s3_bin(secret: &str) -> Command {
     ] {
         c.env_remove(var);
     }
-    c.env("AWS_ACCESS_KEY_ID", AK)
+    c.env("AWS_ACCESS_KEY_ID", access_key)
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -619,6 +624,116 @@ fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
             .keys()
             .all(|k| !k.ends_with(".m3u8") && !k.ends_with(".mpd")),
         "no manifest for a failed job"
+    );
+}
+
+#[test]
+fn access_denied_is_exit_8_before_any_work_and_reads_suffice_for_a_dry_run() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let pkg = package(tmp.path(), &["--no-lossless", "--ladder", "64"]);
+    let pkg_arg = pkg.to_str().expect("utf8");
+    let users = [
+        S3User::new(AK, SK, Grant::Full),
+        S3User::new("AKIDREADER", "reader-secret", Grant::ReadOnly),
+        S3User::new("AKIDSTRANGER", "stranger-secret", Grant::Nothing),
+    ];
+    let server = S3Server::start_with_users(&tmp.path().join("s3"), 0, &users).expect("server");
+    server.create_bucket(BUCKET).expect("bucket");
+    let upload = server.object_path(BUCKET, "uploads/song.flac");
+    std::fs::create_dir_all(upload.parent().expect("parent")).expect("mkdir");
+    std::fs::copy(fixture("demo.flac"), &upload).expect("upload");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let proxy = FaultProxy::start(server.addr(), recording(&log, |_| None)).expect("proxy");
+    let run = |access_key: &str, secret: &str, args: &[&str]| {
+        log.lock().expect("log").clear();
+        let started = Instant::now();
+        let out = s3_bin_as(access_key, secret)
+            .args(args)
+            .args(["--endpoint-url", &proxy.endpoint()])
+            .output()
+            .expect("run");
+        (out, started.elapsed(), log.lock().expect("log").len())
+    };
+
+    // Reads but no s3:PutObject: the preflight's write probe is refused
+    // before the encode starts, and nothing is retried.
+    let (out, took, requests) = run(
+        "AKIDREADER",
+        "reader-secret",
+        &[
+            "ingest",
+            "s3://origin/uploads/song.flac",
+            "--out",
+            "s3://origin/ro/",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains("s3://origin") && err.contains("access denied"),
+        "{err}"
+    );
+    assert!(requests <= 3, "{requests} requests for a hopeless write");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(remote_tree(&server, "ro").is_empty(), "nothing written");
+
+    // A dry run only reads: the same key may list what would be written.
+    let (out, _, _) = run(
+        "AKIDREADER",
+        "reader-secret",
+        &[
+            "publish",
+            pkg_arg,
+            "--out",
+            "s3://origin/ro/",
+            "--dry-run",
+            "--json",
+        ],
+    );
+    assert_ok(&out, "read-only dry run");
+    let report = json(&out);
+    assert!(
+        report["objects_written"].as_u64().unwrap_or(0) > 0,
+        "{report}"
+    );
+    assert!(
+        remote_tree(&server, "ro").is_empty(),
+        "a dry run writes nothing"
+    );
+
+    // No permission on the bucket at all: HeadBucket's bare 403 is told
+    // apart from bad credentials by asking once more.
+    let (out, _, requests) = run(
+        "AKIDSTRANGER",
+        "stranger-secret",
+        &["publish", pkg_arg, "--out", "s3://origin/x/"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains("s3://origin") && err.contains("access denied"),
+        "{err}"
+    );
+    assert!(requests <= 2, "{requests} requests");
+
+    // ... and its s3:// input cannot be read either.
+    let out_dir = tmp.path().join("local");
+    let (out, _, _) = run(
+        "AKIDSTRANGER",
+        "stranger-secret",
+        &[
+            "ingest",
+            "s3://origin/uploads/song.flac",
+            "--out",
+            out_dir.to_str().expect("utf8"),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(err.contains("s3://origin/uploads/song.flac"), "{err}");
+    assert!(
+        !out_dir.exists(),
+        "no local output for a job that never ran"
     );
 }
 

@@ -64,6 +64,7 @@ impl DirStore {
             Ok(bytes) => Ok(Some(Existing {
                 size: bytes.len() as u64,
                 sha256: Some(sha256_hex(&bytes)),
+                etag: None,
             })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.error(&path, "reading", e)),

@@ -20,6 +20,9 @@ pub enum StoreErrorKind {
     NoSuchKey,
     /// The endpoint could not be reached (refused, DNS, timeouts).
     Unreachable,
+    /// Another writer changed an object between our look and our write
+    /// (a conditional write refused, and the object is not ours).
+    Conflict,
     /// Anything else: a failure that persisted through every retry, or a
     /// request the server refused for another reason.
     Failed,

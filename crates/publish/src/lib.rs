@@ -59,5 +59,5 @@ pub use publisher::{
     Action, ObjectReport, PublishOptions, PublishReport, Publisher, REPORT, package_files,
 };
 pub use retry::RetryPolicy;
-pub use s3_store::{MIN_PART_SIZE, S3Options, S3Store};
-pub use store::{Existing, PutObject, Store};
+pub use s3_store::{MIN_PART_SIZE, S3Credentials, S3Options, S3Store};
+pub use store::{Existing, Expected, PutObject, Store};

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 
 use crate::error::PublishError;
 use crate::object::{ObjectClass, classify, sha256_hex};
-use crate::store::{PutObject, Store};
+use crate::store::{Expected, PutObject, Store};
 
 /// The package's report, published last with a `publish` section added.
 pub const REPORT: &str = "report.json";
@@ -205,7 +205,8 @@ impl Publisher {
         };
         let local_report = self.dir.join(REPORT);
         if local_report.is_file() {
-            let wanted = report.objects_written > 0 || self.store.existing(REPORT).await?.is_none();
+            let stored = self.store.existing(REPORT).await?;
+            let wanted = report.objects_written > 0 || stored.is_none();
             report.retries = self.store.retries();
             report.duration_seconds = self.started.elapsed().as_secs_f64();
             if wanted {
@@ -224,6 +225,7 @@ impl Publisher {
                             bytes: &bytes,
                             sha256: &sha256,
                             meta: &meta,
+                            expected: Expected::from_existing(stored.as_ref()),
                         })
                         .await?;
                 }
@@ -288,7 +290,8 @@ async fn finish_file(
     meta: crate::object::ObjectMeta,
     dry_run: bool,
 ) -> Result<ObjectReport, PublishError> {
-    let unchanged = store.existing(relative).await?.is_some_and(|e| {
+    let stored = store.existing(relative).await?;
+    let unchanged = stored.as_ref().is_some_and(|e| {
         e.size == bytes.len() as u64 && e.sha256.as_deref() == Some(sha256.as_str())
     });
     let action = match (unchanged, dry_run) {
@@ -302,6 +305,7 @@ async fn finish_file(
                     bytes: &bytes,
                     sha256: &sha256,
                     meta: &meta,
+                    expected: Expected::from_existing(stored.as_ref()),
                 })
                 .await?;
             Action::Written

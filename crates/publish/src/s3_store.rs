@@ -8,11 +8,18 @@
 //! * Integrity: every PUT carries `x-amz-checksum-sha256`, which the
 //!   server verifies, and the same digest in `x-amz-meta-sha256`, which a
 //!   rerun compares (HEAD) to skip unchanged objects.
+//! * Conditional writes: a PUT (or `CompleteMultipartUpload`) carries
+//!   `If-None-Match: *` when the HEAD before it found nothing and
+//!   `If-Match: <ETag>` when it found other bytes, so a concurrent writer is
+//!   noticed rather than overwritten. A refusal (412) is then settled by
+//!   the object: our bytes (our own earlier attempt landed and its answer
+//!   was lost) is success, anything else a [`StoreErrorKind::Conflict`].
+//!   A server that answers `501 NotImplemented` gets unconditional writes.
 //! * Objects over the multipart threshold go up in parts; a failed upload
 //!   is aborted. A `CompleteMultipartUpload` whose answer was lost and
 //!   whose retry finds the upload gone is checked against the object.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -29,11 +36,35 @@ use crate::error::{PublishError, StoreError, StoreErrorKind};
 use crate::location::S3Url;
 use crate::object::{SHA256_METADATA, sha256_base64};
 use crate::retry::{Failure, RetryPolicy, with_retries};
-use crate::store::{Existing, PutObject};
+use crate::store::{Existing, Expected, PutObject};
+
+/// A fixed key pair, for a backend that holds its own credentials instead
+/// of the AWS chain (environment, profile, SSO, IMDS).
+#[derive(Clone)]
+pub struct S3Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for S3Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"** redacted **")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "** redacted **"),
+            )
+            .finish()
+    }
+}
 
 /// How to reach the bucket.
 #[derive(Debug, Clone)]
 pub struct S3Options {
+    /// `None`: the standard AWS credential chain.
+    pub credentials: Option<S3Credentials>,
     /// Overrides `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`.
     pub endpoint_url: Option<String>,
     /// Overrides the AWS chain; without either, `us-east-1`.
@@ -56,6 +87,7 @@ pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 impl Default for S3Options {
     fn default() -> Self {
         S3Options {
+            credentials: None,
             endpoint_url: None,
             region: None,
             path_style: None,
@@ -73,6 +105,9 @@ pub struct S3Store {
     url: S3Url,
     options: S3Options,
     retries: AtomicU64,
+    /// Cleared when the server answers a conditional write
+    /// `501 NotImplemented`: later writes go without conditions.
+    conditional_writes: AtomicBool,
 }
 
 /// The key the preflight's write probe (a multipart upload, created and
@@ -104,6 +139,15 @@ impl S3Store {
         if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));
         }
+        if let Some(c) = &options.credentials {
+            loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                c.access_key_id.clone(),
+                c.secret_access_key.clone(),
+                c.session_token.clone(),
+                None,
+                "audiopack-options",
+            ));
+        }
         let sdk = loader.load().await;
         let custom_endpoint = options.endpoint_url.is_some()
             || ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
@@ -119,6 +163,7 @@ impl S3Store {
             url,
             options,
             retries: AtomicU64::new(0),
+            conditional_writes: AtomicBool::new(true),
         })
     }
 
@@ -229,6 +274,7 @@ impl S3Store {
                         .as_ref()
                         .and_then(|m| m.get(SHA256_METADATA))
                         .cloned(),
+                    etag: out.e_tag,
                 })),
                 Err(e) if status(&e) == Some(404) => Ok(None),
                 Err(e) => Err(classify(&e)),
@@ -245,7 +291,10 @@ impl S3Store {
         let target = self.url_of(object.relative);
         let checksum = sha256_base64(object.sha256);
         with_retries(&self.options.retry, &target, &self.retries, || async {
-            self.client
+            let (if_match, if_none_match) = self.conditions(object.expected);
+            let conditional = if_match.is_some() || if_none_match.is_some();
+            match self
+                .client
                 .put_object()
                 .bucket(&self.url.bucket)
                 .key(&key)
@@ -255,12 +304,78 @@ impl S3Store {
                 .cache_control(object.meta.cache_control)
                 .metadata(SHA256_METADATA, object.sha256)
                 .set_checksum_sha256(checksum.clone())
+                .set_if_match(if_match)
+                .set_if_none_match(if_none_match)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| classify(&e))
+            {
+                Ok(_) => Ok(()),
+                Err(e) => self.write_refused(&e, object, conditional, false).await,
+            }
         })
         .await
+    }
+
+    /// The `If-Match` / `If-None-Match` values that check `expected`.
+    fn conditions(&self, expected: Expected<'_>) -> (Option<String>, Option<String>) {
+        if !self.conditional_writes.load(Ordering::Relaxed) {
+            return (None, None);
+        }
+        match expected {
+            Expected::Absent => (None, Some("*".to_string())),
+            Expected::ETag(etag) => (Some(etag.to_string()), None),
+            Expected::Anything => (None, None),
+        }
+    }
+
+    /// Why a write failed, and whether to try again. A refused condition
+    /// (412) or, on a retry, a vanished multipart upload is our own
+    /// earlier attempt having landed when the object now holds exactly our
+    /// bytes (its answer was lost), and a conflict with another writer
+    /// otherwise. A server without conditional writes (501) gets the rest
+    /// of this run's writes unconditionally.
+    async fn write_refused<E>(
+        &self,
+        e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+        object: PutObject<'_>,
+        conditional: bool,
+        retried_completion: bool,
+    ) -> Result<(), Failure>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let code = error_code(e);
+        let precondition = status(e) == Some(412) || code == Some("PreconditionFailed");
+        if conditional && (status(e) == Some(501) || code == Some("NotImplemented")) {
+            self.conditional_writes.store(false, Ordering::Relaxed);
+            return Err(Failure::Transient(
+                StoreErrorKind::Failed,
+                "conditional writes are not implemented here: writing without".into(),
+            ));
+        }
+        let failure = classify(e);
+        let settled_elsewhere = (conditional && precondition)
+            || (retried_completion
+                && matches!(failure, Failure::Permanent(kind, _) if kind != StoreErrorKind::Credentials));
+        if !settled_elsewhere {
+            return Err(failure);
+        }
+        match self.existing(object.relative).await {
+            Ok(Some(found))
+                if found.size == object.bytes.len() as u64
+                    && found.sha256.as_deref() == Some(object.sha256) =>
+            {
+                Ok(())
+            }
+            Ok(_) if precondition => Err(Failure::Permanent(
+                StoreErrorKind::Conflict,
+                "another writer changed this object while it was being published \
+                 (a conditional write was refused); rerun to publish over it"
+                    .into(),
+            )),
+            Ok(_) => Err(failure),
+            Err(e) => Err(Failure::Permanent(e.kind, e.message)),
+        }
     }
 
     async fn put_multipart(&self, object: PutObject<'_>) -> Result<(), StoreError> {
@@ -315,6 +430,9 @@ impl S3Store {
             let completed = CompletedMultipartUpload::builder()
                 .set_parts(Some(parts))
                 .build();
+            // `Ok(true)`: completed by this request; `Ok(false)`: the
+            // object was found to hold our bytes (a lost answer), so the
+            // upload may linger and is aborted below.
             let mut attempt = 0;
             with_retries(policy, &target, &self.retries, || {
                 attempt += 1;
@@ -322,6 +440,8 @@ impl S3Store {
                 let retried = attempt > 1;
                 async move {
                     let (key, upload_id) = (key, upload_id);
+                    let (if_match, if_none_match) = self.conditions(object.expected);
+                    let conditional = if_match.is_some() || if_none_match.is_some();
                     match self
                         .client
                         .complete_multipart_upload()
@@ -329,34 +449,27 @@ impl S3Store {
                         .key(key.as_str())
                         .upload_id(upload_id.as_str())
                         .multipart_upload(completed)
+                        .set_if_match(if_match)
+                        .set_if_none_match(if_none_match)
                         .send()
                         .await
                     {
-                        Ok(_) => Ok(()),
-                        // Our earlier attempt completed it and its answer
-                        // was lost: the object is there if it matches.
-                        Err(e) if retried && error_code(&e) == Some("NoSuchUpload") => {
-                            match self.existing(object.relative).await {
-                                Ok(Some(found))
-                                    if found.size == object.bytes.len() as u64
-                                        && found.sha256.as_deref() == Some(object.sha256) =>
-                                {
-                                    Ok(())
-                                }
-                                _ => Err(Failure::Permanent(
-                                    StoreErrorKind::Failed,
-                                    "the multipart upload vanished before completing".into(),
-                                )),
-                            }
-                        }
-                        Err(e) => Err(classify(&e)),
+                        Ok(_) => Ok(true),
+                        // A retry after a lost answer finds the upload gone
+                        // (NoSuchUpload on AWS, 403 on s3s-fs) or the
+                        // condition failing: the object says whether it
+                        // was ours.
+                        Err(e) => self
+                            .write_refused(&e, object, conditional, retried)
+                            .await
+                            .map(|()| false),
                     }
                 }
             })
             .await
         }
         .await;
-        if uploaded.is_err() {
+        if !matches!(uploaded, Ok(true)) {
             let _ = self
                 .client
                 .abort_multipart_upload()
@@ -366,7 +479,7 @@ impl S3Store {
                 .send()
                 .await;
         }
-        uploaded
+        uploaded.map(|_| ())
     }
 
     /// Downloads the object named by the URL's prefix (an object key) into

@@ -15,6 +15,36 @@ pub struct Existing {
     /// Hex SHA-256 from our metadata (S3) or of the file (directory);
     /// `None` for an object written by something else.
     pub sha256: Option<String>,
+    /// The store's version tag (S3 ETag, quotes included); `None` for a
+    /// directory.
+    pub etag: Option<String>,
+}
+
+/// What a writer saw under a key before writing it. The S3 store sends it
+/// as a conditional write (`If-None-Match: *` / `If-Match: ETag`), so an
+/// object another writer changed in between is noticed instead of
+/// overwritten; a directory has one writer and ignores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected<'a> {
+    /// Nothing.
+    Absent,
+    /// The object with this ETag.
+    ETag(&'a str),
+    /// Anything (no check).
+    Anything,
+}
+
+impl<'a> Expected<'a> {
+    /// What [`Store::existing`] found, as an expectation.
+    pub fn from_existing(existing: Option<&'a Existing>) -> Expected<'a> {
+        match existing {
+            None => Expected::Absent,
+            Some(Existing {
+                etag: Some(etag), ..
+            }) => Expected::ETag(etag),
+            Some(_) => Expected::Anything,
+        }
+    }
 }
 
 /// One object to write.
@@ -25,12 +55,14 @@ pub struct PutObject<'a> {
     pub bytes: &'a [u8],
     pub sha256: &'a str,
     pub meta: &'a ObjectMeta,
+    pub expected: Expected<'a>,
 }
 
 /// A destination: a local directory or an S3 prefix.
 pub enum Store {
     Dir(DirStore),
-    S3(S3Store),
+    /// Boxed: the client and its options are large beside a path.
+    S3(Box<S3Store>),
 }
 
 impl Store {
@@ -60,7 +92,11 @@ impl Store {
     }
 
     /// Writes one object, whole or not at all (temp file + rename;
-    /// multipart aborted on failure), retrying transient failures.
+    /// multipart aborted on failure), retrying transient failures. When
+    /// the object is no longer what `expected` says, fails with
+    /// [`StoreErrorKind::Conflict`](crate::StoreErrorKind::Conflict)
+    /// unless it already holds exactly these bytes (our own earlier
+    /// attempt whose answer was lost).
     pub async fn put(&self, object: PutObject<'_>) -> Result<(), StoreError> {
         match self {
             Store::Dir(d) => d.put(object).await,

@@ -4,7 +4,9 @@
 //! server and a proxy that breaks requests on purpose, both on 127.0.0.1.
 //!
 //! * [`S3Server`] serves a directory through [s3s-fs] with SigV4
-//!   authentication for one key pair. Objects land as plain files
+//!   authentication, for one key pair or for several with their own
+//!   permissions ([`Grant`]: everything, reads only, nothing), so access
+//!   denied is a real server answer too. Objects land as plain files
 //!   (`root/bucket/key`), so a test checks what was uploaded with file
 //!   reads, and can tell an object that exists from one that does not
 //!   without going through the client under test.
@@ -46,10 +48,12 @@
 //!
 //! [s3s-fs]: https://crates.io/crates/s3s-fs
 
+mod access;
 mod background;
 mod http1;
 mod proxy;
 mod server;
 
+pub use access::{Grant, S3User};
 pub use proxy::{Fault, FaultPlan, FaultProxy, FaultStats, RequestInfo, no_faults};
 pub use server::S3Server;

@@ -1,5 +1,6 @@
 //! [`S3Server`]: an in-process S3-compatible server over a directory (s3s-fs).
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -7,11 +8,12 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use s3s::auth::SimpleAuth;
+use s3s::auth::{SecretKey, SimpleAuth};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s_fs::FileSystem;
 use tokio::net::TcpListener;
 
+use crate::access::{Grant, Grants, S3User};
 use crate::background::Background;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before the
@@ -23,7 +25,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 const INTERNAL_PREFIXES: [&str; 2] = [".tmp.", ".upload_id-"];
 
 /// An S3-compatible server (s3s-fs) serving a directory on
-/// `127.0.0.1:<port>`, with SigV4 authentication for a single key pair.
+/// `127.0.0.1:<port>`, with SigV4 authentication for one key pair or for
+/// several with their own permissions ([`S3User`]).
 ///
 /// It runs on its own thread and tokio runtime, so it can be used from plain
 /// `#[test]` functions as well as from async ones. It stops when dropped.
@@ -39,8 +42,8 @@ pub struct S3Server {
 
 impl S3Server {
     /// Serves `root` (created if missing) on `127.0.0.1:<free port>` with
-    /// SigV4 auth for this one key pair. Returns once the listener is bound,
-    /// so a client may connect immediately.
+    /// SigV4 auth for this one key pair, which may do everything. Returns
+    /// once the listener is bound, so a client may connect immediately.
     ///
     /// # Errors
     ///
@@ -61,6 +64,21 @@ impl S3Server {
         access_key: &str,
         secret_key: &str,
     ) -> io::Result<S3Server> {
+        Self::start_with_users(
+            root,
+            port,
+            &[S3User::new(access_key, secret_key, Grant::Full)],
+        )
+    }
+
+    /// Serves `root` for several key pairs, each limited by its [`Grant`]
+    /// (a denied operation is answered `403 AccessDenied`, as S3 answers a
+    /// request its policies refuse). Port 0 picks a free one.
+    ///
+    /// # Errors
+    ///
+    /// When `root` cannot be created or resolved, or the port cannot be bound.
+    pub fn start_with_users(root: &Path, port: u16, users: &[S3User]) -> io::Result<S3Server> {
         std::fs::create_dir_all(root)?;
         // s3s-fs canonicalizes its root; use the same path for ours so
         // `object_path` names exactly the file the server writes.
@@ -68,8 +86,18 @@ impl S3Server {
         let fs = FileSystem::new(&root).map_err(|e| {
             io::Error::other(format!("s3s-fs cannot serve {}: {e:?}", root.display()))
         })?;
+        let mut auth = SimpleAuth::new();
+        let mut grants = HashMap::new();
+        for user in users {
+            auth.register(
+                user.access_key.clone(),
+                SecretKey::from(user.secret_key.as_str()),
+            );
+            grants.insert(user.access_key.clone(), user.grant);
+        }
         let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
+        builder.set_auth(auth);
+        builder.set_access(Grants(grants));
         let service = builder.build();
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let background = Background::spawn("s3-test-server", addr, move |listener| {

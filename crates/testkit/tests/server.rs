@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use audiopack_testkit::S3Server;
+use audiopack_testkit::{Grant, S3Server, S3User};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use common::{ACCESS_KEY, BUCKET, SECRET_KEY};
 
@@ -89,6 +89,85 @@ fn wrong_secret_is_rejected() {
         assert_eq!(err.code(), Some("SignatureDoesNotMatch"));
     });
     assert!(server.list_keys(BUCKET).is_empty());
+}
+
+#[test]
+fn grants_deny_what_a_key_may_not_do_with_403_access_denied() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let users = [
+        S3User::new(ACCESS_KEY, SECRET_KEY, Grant::Full),
+        S3User::new("AKIAREADER", "reader-secret", Grant::ReadOnly),
+        S3User::new("AKIASTRANGER", "stranger-secret", Grant::Nothing),
+    ];
+    let server = S3Server::start_with_users(dir.path(), 0, &users).expect("server starts");
+    server.create_bucket(BUCKET).expect("bucket created");
+
+    common::runtime().block_on(async {
+        let owner = common::client(&server.endpoint()).await;
+        common::put(&owner, "k", b"owner wrote this")
+            .await
+            .expect("a full key writes");
+
+        let reader = common::client_as(&server.endpoint(), "AKIAREADER", "reader-secret").await;
+        reader
+            .head_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .expect("a reader may HeadBucket");
+        let got = reader
+            .get_object()
+            .bucket(BUCKET)
+            .key("k")
+            .send()
+            .await
+            .expect("a reader may GET");
+        let bytes = got.body.collect().await.expect("body").into_bytes();
+        assert_eq!(bytes.as_ref(), b"owner wrote this");
+        let err = common::put(&reader, "k", b"reader overwrote it")
+            .await
+            .expect_err("a reader may not PUT");
+        assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+        assert_eq!(err.code(), Some("AccessDenied"));
+        let err = reader
+            .create_multipart_upload()
+            .bucket(BUCKET)
+            .key("big")
+            .send()
+            .await
+            .expect_err("a reader may not start a multipart upload");
+        assert_eq!(err.code(), Some("AccessDenied"));
+
+        let stranger =
+            common::client_as(&server.endpoint(), "AKIASTRANGER", "stranger-secret").await;
+        let err = stranger
+            .head_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .expect_err("a stranger may not even HeadBucket");
+        assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+        let err = stranger
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .expect_err("nor list");
+        assert_eq!(err.code(), Some("AccessDenied"));
+
+        // A key the server does not know is a signature problem, not a
+        // permission one.
+        let unknown = common::client_as(&server.endpoint(), "AKIAUNKNOWN", "x").await;
+        let err = common::put(&unknown, "k", b"x")
+            .await
+            .expect_err("an unknown key is refused");
+        assert_ne!(err.code(), Some("AccessDenied"), "{err:?}");
+    });
+    assert_eq!(
+        std::fs::read(server.object_path(BUCKET, "k")).expect("object"),
+        b"owner wrote this"
+    );
+    assert_eq!(server.list_keys(BUCKET), ["k"]);
 }
 
 #[test]

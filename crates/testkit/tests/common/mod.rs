@@ -33,12 +33,17 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// A client for `endpoint` with the given secret.
 pub async fn client_with_secret(endpoint: &str, secret_key: &str) -> Client {
+    client_as(endpoint, ACCESS_KEY, secret_key).await
+}
+
+/// A client for `endpoint` signing with the given key pair.
+pub async fn client_as(endpoint: &str, access_key: &str, secret_key: &str) -> Client {
     refuse_proxy_env();
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
-            ACCESS_KEY, secret_key, None, None, "static",
+            access_key, secret_key, None, None, "static",
         ))
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)

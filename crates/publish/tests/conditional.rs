@@ -1,0 +1,210 @@
+//! Conditional writes against a real S3-compatible server (s3s-fs, in
+//! process) through a fault-injecting proxy: a write whose answer is lost is
+//! settled by the object it left, and another writer's object is never
+//! silently overwritten.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use audiopack_publish::{
+    Expected, PutObject, S3Credentials, S3Options, S3Store, S3Url, Store, StoreErrorKind, classify,
+    sha256_hex,
+};
+use audiopack_testkit::{Fault, FaultProxy, RequestInfo, S3Server, no_faults};
+
+const AK: &str = "AKIACONDITIONAL";
+const SK: &str = "conditional-secret";
+const BUCKET: &str = "origin";
+const MIB: usize = 1024 * 1024;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A store writing `s3://origin/track/` through `endpoint`, multipart above
+/// 5 MiB in 5 MiB parts.
+async fn store(endpoint: &str) -> Store {
+    let options = S3Options {
+        credentials: Some(S3Credentials {
+            access_key_id: AK.into(),
+            secret_access_key: SK.into(),
+            session_token: None,
+        }),
+        endpoint_url: Some(endpoint.into()),
+        multipart_threshold: 5 * MIB,
+        part_size: 5 * MIB,
+        ..S3Options::default()
+    };
+    let url = S3Url::parse_prefix(&format!("s3://{BUCKET}/track/")).expect("url");
+    Store::S3(Box::new(
+        S3Store::connect(url, options).await.expect("client"),
+    ))
+}
+
+/// Writes `bytes` at `relative` expecting what the store holds now, as the
+/// publisher does (HEAD, then a conditional PUT).
+async fn put_expecting(
+    store: &Store,
+    relative: &str,
+    bytes: &[u8],
+    seen: Option<&audiopack_publish::Existing>,
+) -> Result<(), audiopack_publish::StoreError> {
+    let (_, meta) = classify(relative, bytes);
+    let sha256 = sha256_hex(bytes);
+    store
+        .put(PutObject {
+            relative,
+            bytes,
+            sha256: &sha256,
+            meta: &meta,
+            expected: Expected::from_existing(seen),
+        })
+        .await
+}
+
+fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// s3s-fs keeps a `.upload-<id>.json` per multipart upload still open.
+fn open_uploads(root: &Path) -> usize {
+    std::fs::read_dir(root)
+        .expect("server root")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
+        .count()
+}
+
+#[test]
+fn a_write_whose_answer_was_lost_is_settled_by_the_object_it_left() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = S3Server::start(tmp.path(), AK, SK).expect("server");
+    server.create_bucket(BUCKET).expect("bucket");
+    // The server applies the first attempt of every write, then the
+    // connection drops before the answer: the retry finds the object there
+    // and its condition (If-None-Match: *) refused.
+    let proxy = FaultProxy::start(
+        server.addr(),
+        Arc::new(|r: &RequestInfo| {
+            let write = r.method == "PUT" || (r.method == "POST" && r.query.contains("uploadId"));
+            (write && r.attempt == 1).then_some(Fault::DropAfterForward)
+        }),
+    )
+    .expect("proxy");
+    let small = noise(300_000, 1);
+    let large = noise(11 * MIB + 123, 2);
+    runtime().block_on(async {
+        let store = store(&proxy.endpoint()).await;
+        put_expecting(&store, "opus_96k/1.m4s", &small, None)
+            .await
+            .expect("a lost PUT answer is not an error");
+        put_expecting(&store, "flac.mp4", &large, None)
+            .await
+            .expect("a lost CompleteMultipartUpload answer is not an error");
+    });
+    let stats = proxy.stats();
+    // 1 PUT + 3 UploadPart + 1 Complete dropped after the server applied them.
+    assert_eq!(stats.drop_after_forward, 5, "{stats:?}");
+    assert_eq!(
+        std::fs::read(server.object_path(BUCKET, "track/opus_96k/1.m4s")).expect("small"),
+        small
+    );
+    assert_eq!(
+        std::fs::read(server.object_path(BUCKET, "track/flac.mp4")).expect("large"),
+        large
+    );
+    assert_eq!(open_uploads(server.root()), 0, "no upload left open");
+}
+
+#[test]
+fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = S3Server::start(tmp.path(), AK, SK).expect("server");
+    server.create_bucket(BUCKET).expect("bucket");
+    let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
+    let ours = noise(200_000, 3);
+    let theirs = noise(200_000, 4);
+    let later = noise(200_000, 5);
+    let big_ours = noise(6 * MIB, 6);
+    let big_theirs = noise(6 * MIB, 7);
+    runtime().block_on(async {
+        let store = store(&proxy.endpoint()).await;
+        let other = store_direct(&server).await;
+
+        // We look (nothing there), another writer puts its object, we write.
+        let seen = store.existing("1.m4s").await.expect("head");
+        assert_eq!(seen, None);
+        put_expecting(&other, "1.m4s", &theirs, None)
+            .await
+            .expect("the other writer");
+        let err = put_expecting(&store, "1.m4s", &ours, seen.as_ref())
+            .await
+            .expect_err("their object must not be overwritten");
+        assert_eq!(err.kind, StoreErrorKind::Conflict, "{err}");
+        assert!(err.target.ends_with("/track/1.m4s"), "{err}");
+        assert_eq!(
+            std::fs::read(server.object_path(BUCKET, "track/1.m4s")).expect("object"),
+            theirs
+        );
+
+        // Having seen theirs, we replace it (If-Match on its ETag)...
+        let seen = store.existing("1.m4s").await.expect("head");
+        assert!(seen.as_ref().and_then(|e| e.etag.as_ref()).is_some());
+        put_expecting(&store, "1.m4s", &ours, seen.as_ref())
+            .await
+            .expect("replacing the object we saw");
+        assert_eq!(
+            std::fs::read(server.object_path(BUCKET, "track/1.m4s")).expect("object"),
+            ours
+        );
+        // ...but not once it changed again behind our back.
+        let seen = store.existing("1.m4s").await.expect("head");
+        let current = other.existing("1.m4s").await.expect("head");
+        put_expecting(&other, "1.m4s", &later, current.as_ref())
+            .await
+            .expect("the other writer again");
+        let err = put_expecting(&store, "1.m4s", &ours, seen.as_ref())
+            .await
+            .expect_err("a stale ETag is refused");
+        assert_eq!(err.kind, StoreErrorKind::Conflict, "{err}");
+        assert_eq!(
+            std::fs::read(server.object_path(BUCKET, "track/1.m4s")).expect("object"),
+            later
+        );
+
+        // The same for a multipart upload, which is aborted.
+        put_expecting(&other, "flac.mp4", &big_theirs, None)
+            .await
+            .expect("the other writer's big object");
+        let err = put_expecting(&store, "flac.mp4", &big_ours, None)
+            .await
+            .expect_err("their big object must not be overwritten");
+        assert_eq!(err.kind, StoreErrorKind::Conflict, "{err}");
+    });
+    assert_eq!(
+        std::fs::read(server.object_path(BUCKET, "track/flac.mp4")).expect("big"),
+        big_theirs
+    );
+    assert_eq!(
+        open_uploads(server.root()),
+        0,
+        "the refused upload is aborted"
+    );
+}
+
+/// A second writer, straight to the server.
+async fn store_direct(server: &S3Server) -> Store {
+    store(&server.endpoint()).await
+}
