@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use audiopack_pipeline::{JobErrorKind, NoProgress, Progress};
+use audiopack_pipeline::{JobErrorKind, NoProgress, Progress, ScratchDir};
 use audiopack_publish::{
     DirStore, Location, PublishError, PublishErrorKind, S3Store, Store, StoreErrorKind,
 };
@@ -141,13 +141,10 @@ fn ingest(
         return Ok(());
     }
     let rt = runtime()?;
-    let input_dir = tempfile::Builder::new()
-        .prefix("audiopack-input-")
-        .tempdir()
-        .map_err(PublishError::local(
-            std::env::temp_dir(),
-            "creating a temporary directory",
-        ))?;
+    let input_dir = ScratchDir::in_temp("audiopack-input-").map_err(PublishError::local(
+        std::env::temp_dir(),
+        "creating a temporary directory",
+    ))?;
     let store = match &out {
         Location::S3(_) => Some(Arc::new(rt.block_on(open_store(&out, &args.storage))?)),
         Location::Local(_) => None,

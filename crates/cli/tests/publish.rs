@@ -516,6 +516,124 @@ fn kill_9_mid_publish_then_rerun_converges() {
     assert_no_dangling_reference(&server, "killed", &media);
 }
 
+/// Entries of `dir` whose names start with `audiopack-` or `.`.
+fn working_dirs(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("audiopack-") || n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Spawns `command`, waits until `ready` holds (or 60 s), kills it with
+/// SIGKILL. Returns whether it was still running when killed.
+fn kill_when(mut command: Command, ready: impl Fn() -> bool) -> bool {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    while !ready() && started.elapsed() < Duration::from_secs(60) {
+        if child.try_wait().expect("wait").is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let running = child.try_wait().expect("wait").is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    running
+}
+
+#[test]
+fn working_directories_of_a_killed_run_are_removed_by_the_next_one() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let master = noise_master(tmp.path(), 30);
+    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
+    server.create_bucket(BUCKET).expect("bucket");
+    let upload = server.object_path(BUCKET, "uploads/noise.wav");
+    std::fs::create_dir_all(upload.parent().expect("parent")).expect("mkdir");
+    std::fs::copy(&master, &upload).expect("upload");
+    let proxy = FaultProxy::start(
+        server.addr(),
+        Arc::new(|_: &RequestInfo| Some(Fault::Delay(Duration::from_millis(30)))),
+    )
+    .expect("proxy");
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir(&scratch).expect("scratch");
+    let ingest_s3 = |endpoint: &str| {
+        let mut c = s3_bin(SK);
+        c.env("TMPDIR", &scratch).args([
+            "ingest",
+            "s3://origin/uploads/noise.wav",
+            "--out",
+            "s3://origin/k/",
+            "--endpoint-url",
+            endpoint,
+        ]);
+        c
+    };
+
+    // s3:// in, s3:// out: killed once the package is being spooled and
+    // uploaded, it leaves the downloaded input and the spool.
+    let running = kill_when(ingest_s3(&proxy.endpoint()), || {
+        !remote_tree(&server, "k").is_empty()
+    });
+    assert!(running, "the ingest finished before it could be killed");
+    let left = working_dirs(&scratch);
+    for kind in ["audiopack-input-", "audiopack-spool-"] {
+        assert_eq!(
+            left.iter().filter(|n| n.starts_with(kind)).count(),
+            2,
+            "a {kind} directory and its lock file: {left:?}"
+        );
+    }
+    // The next run (no delays) sweeps them, then removes its own.
+    let out = ingest_s3(&server.endpoint()).output().expect("rerun");
+    assert_ok(&out, "rerun");
+    assert_eq!(working_dirs(&scratch), Vec::<String>::new());
+    assert!(
+        server
+            .list_keys(BUCKET)
+            .contains(&"k/master.m3u8".to_string())
+    );
+
+    // A local --out: the staging directory beside it.
+    let out_dir = tmp.path().join("local");
+    let local = |extra: &[&str]| {
+        let mut c = bin();
+        c.args([
+            "ingest",
+            master.to_str().expect("utf8"),
+            "--out",
+            out_dir.to_str().expect("utf8"),
+        ])
+        .args(extra);
+        c
+    };
+    let running = kill_when(local(&[]), || !working_dirs(tmp.path()).is_empty());
+    assert!(
+        running,
+        "the local ingest finished before it could be killed"
+    );
+    let left = working_dirs(tmp.path());
+    assert!(
+        left.len() == 2 && left.iter().all(|n| n.starts_with(".local.audiopack-")),
+        "the staging directory and its lock: {left:?}"
+    );
+    assert!(!out_dir.exists(), "nothing in place after a kill");
+    let out = local(&["--no-lossless"]).output().expect("rerun");
+    assert_ok(&out, "local rerun");
+    assert_eq!(working_dirs(tmp.path()), Vec::<String>::new());
+    assert!(out_dir.join("master.m3u8").is_file());
+}
+
 #[test]
 fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
     let tmp = tempfile::tempdir().expect("tmp");

@@ -38,6 +38,7 @@ mod measure;
 mod package;
 mod progress;
 mod report;
+mod scratch;
 mod staging;
 
 pub use config::{DEFAULT_SEGMENT_PACKETS, Formats, JobConfig, Layout};
@@ -48,6 +49,7 @@ pub use report::{
     InputReport, JobReport, LoudnessSection, PackageReport, PackagedRendition, ProcessingReport,
     RenditionReport,
 };
+pub use scratch::{ScratchDir, sweep_leftovers};
 
 pub use audiopack_encode::{
     GainPlan, GainReason, Ladder, LoudnessReport, NormalizeConfig, NormalizePreset,

@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::JobError;
+use crate::scratch::{RunLock, sweep_leftovers};
 
 /// The file whose presence marks a directory as an audiopack output, which
 /// a rerun may replace.
@@ -14,11 +15,15 @@ pub(crate) struct Staging {
     dir: PathBuf,
     dest: PathBuf,
     committed: bool,
+    /// Held while the run lives: a later run removes this staging
+    /// directory if the process was killed ([`crate::scratch`]).
+    _lock: RunLock,
 }
 
 impl Staging {
-    /// Creates `.<name>.audiopack-<pid>` next to `dest`. Refuses early when
-    /// `dest` exists and is neither empty nor an earlier audiopack output.
+    /// Creates `.<name>.audiopack-<pid>` next to `dest`, after removing
+    /// those of killed runs. Refuses early when `dest` exists and is
+    /// neither empty nor an earlier audiopack output.
     pub(crate) fn new(dest: &Path) -> Result<Staging, JobError> {
         check_replaceable(dest)?;
         let name = dest
@@ -33,11 +38,9 @@ impl Staging {
             action: "creating the parent directory",
             source,
         })?;
-        let dir = parent.join(format!(
-            ".{}.audiopack-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
+        let prefix = format!(".{}.audiopack-", name.to_string_lossy());
+        sweep_leftovers(&parent, &prefix);
+        let dir = parent.join(format!("{prefix}{}", std::process::id()));
         if dir.exists() {
             let _ = fs::remove_dir_all(&dir);
         }
@@ -46,10 +49,23 @@ impl Staging {
             action: "creating the staging directory",
             source,
         })?;
+        let lock = RunLock::hold(&dir).map_err(|source| JobError::Output {
+            path: dir.clone(),
+            action: "locking the staging directory",
+            source,
+        });
+        let lock = match lock {
+            Ok(lock) => lock,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
         Ok(Staging {
             dir,
             dest: dest.to_path_buf(),
             committed: false,
+            _lock: lock,
         })
     }
 

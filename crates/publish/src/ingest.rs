@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use audiopack_pipeline::{
-    JobConfig, JobError, JobReport, OutputSink, Progress, relabel_input, run_ingest_into,
+    JobConfig, JobError, JobReport, OutputSink, Progress, ScratchDir, relabel_input,
+    run_ingest_into,
 };
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
@@ -37,7 +38,8 @@ impl OutputSink for ChannelSink {
 ///
 /// Blocking: call it from a plain thread (or `spawn_blocking`), with a
 /// handle to the multi-threaded runtime the uploads run on. The package is
-/// spooled in a temporary directory (`TMPDIR`), removed at the end.
+/// spooled in a temporary directory (`TMPDIR`), removed at the end, or by
+/// the next run if this process is killed.
 /// `input_label` replaces the input path in the report (e.g. the
 /// `s3://` URL a spooled input came from).
 pub fn ingest_to_store(
@@ -51,13 +53,10 @@ pub fn ingest_to_store(
 ) -> Result<(JobReport, PublishReport), PublishError> {
     config.validate()?;
     runtime.block_on(store.preflight())?;
-    let spool = tempfile::Builder::new()
-        .prefix("audiopack-spool-")
-        .tempdir()
-        .map_err(PublishError::local(
-            std::env::temp_dir(),
-            "creating a spool directory",
-        ))?;
+    let spool = ScratchDir::in_temp("audiopack-spool-").map_err(PublishError::local(
+        std::env::temp_dir(),
+        "creating a spool directory",
+    ))?;
     let (tx, mut rx) = mpsc::channel::<String>(READY_QUEUE);
     let mut publisher = Publisher::new(store, spool.path(), options);
     let uploader = runtime.spawn(async move {

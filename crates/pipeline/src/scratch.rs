@@ -1,0 +1,227 @@
+//! Working directories that a killed run (kill -9, OOM, power loss) does
+//! not leave behind for ever.
+//!
+//! A run's working directory (the staging directory beside `--out`, the
+//! spool of a package on its way to S3, a downloaded input) has a lock
+//! file beside it, `<name>.lock`, on which the run holds an exclusive
+//! `flock` for its lifetime. The kernel releases that lock when the
+//! process dies however it dies, so the next run that creates a working
+//! directory of the same kind in the same place tries each such lock: one
+//! it can take belongs to a dead run, whose directory it removes. A
+//! directory without its lock file is never touched (it is either being
+//! created right now or not ours).
+//!
+//! The lock file is created under a temporary name, locked, then renamed
+//! into place, so no other run can ever see it unlocked while its owner
+//! lives.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Suffix of the lock file beside a working directory.
+const LOCK_SUFFIX: &str = ".lock";
+
+/// An exclusive lock held on `<dir>.lock` until dropped (then removed).
+#[derive(Debug)]
+pub(crate) struct RunLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl RunLock {
+    /// Creates and locks the lock file of `dir`.
+    pub(crate) fn hold(dir: &Path) -> io::Result<RunLock> {
+        let path = lock_path(dir);
+        // `<dir>.lock-pending` until locked: never taken for a dead run's.
+        let mut pending = path.clone().into_os_string();
+        pending.push("-pending");
+        let pending = PathBuf::from(pending);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&pending)?;
+        file.lock()?;
+        fs::rename(&pending, &path)?;
+        Ok(RunLock { path, _file: file })
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+fn lock_path(dir: &Path) -> PathBuf {
+    let mut name = dir.as_os_str().to_os_string();
+    name.push(LOCK_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// Removes, under `parent`, the working directories named `<prefix>…`
+/// whose run is gone (their lock file can be locked), with their lock
+/// files. Best effort: returns how many it removed.
+pub fn sweep_leftovers(parent: &Path, prefix: &str) -> usize {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let Some(dir_name) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(LOCK_SUFFIX))
+            .map(|stem| format!("{prefix}{stem}"))
+        else {
+            continue;
+        };
+        let lock_file = entry.path();
+        let Ok(file) = OpenOptions::new().write(true).open(&lock_file) else {
+            continue;
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                let dir = parent.join(&dir_name);
+                let gone = match fs::remove_dir_all(&dir) {
+                    Ok(()) => true,
+                    Err(e) => e.kind() == io::ErrorKind::NotFound,
+                };
+                // Keep the lock file while its directory could not be
+                // removed, so a later run tries again.
+                if gone && fs::remove_file(&lock_file).is_ok() {
+                    removed += 1;
+                }
+            }
+            Err(TryLockError::WouldBlock) | Err(TryLockError::Error(_)) => {}
+        }
+    }
+    removed
+}
+
+/// A fresh working directory `<parent>/<prefix><random>` with its run
+/// lock, removed (with the lock) on drop. Creating one first sweeps the
+/// leftovers of dead runs with the same prefix.
+#[derive(Debug)]
+pub struct ScratchDir {
+    // Field order is drop order: the directory goes before its lock.
+    dir: Option<PathBuf>,
+    _lock: RunLock,
+}
+
+impl ScratchDir {
+    /// # Errors
+    ///
+    /// When the directory or its lock file cannot be created.
+    pub fn new(parent: &Path, prefix: &str) -> io::Result<ScratchDir> {
+        sweep_leftovers(parent, prefix);
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(parent)?
+            .keep();
+        match RunLock::hold(&dir) {
+            Ok(lock) => Ok(ScratchDir {
+                dir: Some(dir),
+                _lock: lock,
+            }),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// In the system's temporary directory (`TMPDIR`).
+    ///
+    /// # Errors
+    ///
+    /// As [`ScratchDir::new`].
+    pub fn in_temp(prefix: &str) -> io::Result<ScratchDir> {
+        ScratchDir::new(&std::env::temp_dir(), prefix)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.as_deref().unwrap_or(Path::new(""))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_dead_runs_directory_is_swept_and_a_live_one_kept() {
+        let parent = tempfile::tempdir().expect("tmp");
+        let live = ScratchDir::new(parent.path(), "job-").expect("live");
+        fs::write(live.path().join("segment"), b"x").expect("write");
+        // A run killed mid-way: its directory and an unlocked lock file.
+        let dead = parent.path().join("job-dead");
+        fs::create_dir_all(dead.join("sub")).expect("dead dir");
+        fs::write(dead.join("sub/segment"), b"x").expect("write");
+        fs::write(parent.path().join("job-dead.lock"), b"").expect("lock");
+        // Not ours (no lock file) and another prefix: untouched.
+        fs::create_dir(parent.path().join("job-unlocked")).expect("dir");
+        fs::create_dir(parent.path().join("other-dead")).expect("dir");
+        fs::write(parent.path().join("other-dead.lock"), b"").expect("lock");
+
+        assert_eq!(sweep_leftovers(parent.path(), "job-"), 1);
+        let live_name = live
+            .path()
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let mut expected = vec![
+            "job-unlocked".to_string(),
+            format!("{live_name}.lock"),
+            live_name.clone(),
+            "other-dead".to_string(),
+            "other-dead.lock".to_string(),
+        ];
+        expected.sort();
+        assert_eq!(names(parent.path()), expected);
+        assert!(live.path().join("segment").is_file());
+
+        drop(live);
+        let mut expected = vec![
+            "job-unlocked".to_string(),
+            "other-dead".to_string(),
+            "other-dead.lock".to_string(),
+        ];
+        expected.sort();
+        assert_eq!(names(parent.path()), expected, "drop removes dir and lock");
+    }
+
+    #[test]
+    fn a_new_scratch_dir_sweeps_first() {
+        let parent = tempfile::tempdir().expect("tmp");
+        fs::create_dir(parent.path().join("spool-old")).expect("dir");
+        fs::write(parent.path().join("spool-old.lock"), b"").expect("lock");
+        let fresh = ScratchDir::new(parent.path(), "spool-").expect("fresh");
+        assert!(!parent.path().join("spool-old").exists());
+        assert!(!parent.path().join("spool-old.lock").exists());
+        assert!(fresh.path().is_dir());
+    }
+}
