@@ -24,10 +24,15 @@
 //!   identical rerun writes nothing (not even `report.json`), a rerun after
 //!   `kill -9` completes the package.
 //! * **Retries** ([`RetryPolicy`]): 5xx, SlowDown, timeouts, dropped
-//!   connections, with exponential backoff and jitter; a PUT repeated
-//!   after a lost answer writes the same bytes again, and a lost
-//!   `CompleteMultipartUpload` answer is checked against the object. Bad
-//!   credentials, access denied and a missing bucket are not retried.
+//!   connections, with exponential backoff and jitter. Bad credentials,
+//!   access denied and a missing bucket are not retried.
+//! * **Conditional writes** ([`Expected`]): a write carries what the HEAD
+//!   before it saw (`If-None-Match: *` / `If-Match: ETag`). A refusal is
+//!   settled by the object: our bytes mean our own earlier attempt landed
+//!   and its answer was lost (success); other bytes are another writer's
+//!   ([`StoreErrorKind::Conflict`], never overwritten). A retried
+//!   `CompleteMultipartUpload` refused for any reason is settled the same
+//!   way.
 //! * **Atomic objects**: a PUT is whole or absent on S3; multipart uploads
 //!   are aborted on failure; the directory store writes a temporary file
 //!   and renames it.
