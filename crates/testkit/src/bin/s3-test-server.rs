@@ -1,22 +1,29 @@
-//! `s3-test-server ROOT [--port N] --access-key AK --secret-key SK`
+//! `s3-test-server ROOT [--port N] [--latency MS] --access-key AK --secret-key SK`
 //!
 //! Serves ROOT as S3 (s3s-fs, path-style, SigV4 for the one key pair) on
 //! 127.0.0.1, prints `endpoint http://127.0.0.1:PORT` on stdout, then serves
-//! until killed. For benchmarks and manual runs; tests use
+//! until killed. With `--latency`, the printed endpoint is a proxy that
+//! holds every request that long before forwarding it (a distant origin,
+//! for benchmarks). For benchmarks and manual runs; tests use
 //! `audiopack_testkit::S3Server` in-process instead.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use audiopack_testkit::S3Server;
+use std::sync::Arc;
+use std::time::Duration;
 
-const USAGE: &str = "usage: s3-test-server ROOT [--port N] --access-key AK --secret-key SK";
+use audiopack_testkit::{Fault, FaultProxy, RequestInfo, S3Server};
+
+const USAGE: &str =
+    "usage: s3-test-server ROOT [--port N] [--latency MS] --access-key AK --secret-key SK";
 
 /// Validated command-line arguments.
 struct Args {
     root: PathBuf,
     port: u16,
+    latency: Duration,
     access_key: String,
     secret_key: String,
 }
@@ -30,6 +37,7 @@ enum Command {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut root = None;
     let mut port = 0u16;
+    let mut latency = Duration::ZERO;
     let mut access_key = None;
     let mut secret_key = None;
     while let Some(arg) = args.next() {
@@ -53,6 +61,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
                     .parse()
                     .map_err(|_| format!("--port: not a port number: {text:?}"))?;
             }
+            "--latency" => {
+                let text = value("--latency")?;
+                let ms: u64 = text
+                    .parse()
+                    .map_err(|_| format!("--latency: not a number of milliseconds: {text:?}"))?;
+                latency = Duration::from_millis(ms);
+            }
             "--access-key" => access_key = Some(value("--access-key")?),
             "--secret-key" => secret_key = Some(value("--secret-key")?),
             _ if arg.starts_with('-') => return Err(format!("unknown option {arg:?}")),
@@ -63,6 +78,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
     Ok(Command::Serve(Args {
         root: root.ok_or("missing ROOT")?,
         port,
+        latency,
         access_key: access_key.ok_or("missing --access-key")?,
         secret_key: secret_key.ok_or("missing --secret-key")?,
     }))
@@ -92,8 +108,20 @@ fn main() -> ExitCode {
 fn serve(args: &Args) -> std::io::Result<()> {
     let server =
         S3Server::start_on_port(&args.root, args.port, &args.access_key, &args.secret_key)?;
+    let latency = args.latency;
+    let proxy = if latency.is_zero() {
+        None
+    } else {
+        Some(FaultProxy::start(
+            server.addr(),
+            Arc::new(move |_: &RequestInfo| Some(Fault::Delay(latency))),
+        )?)
+    };
+    let endpoint = proxy
+        .as_ref()
+        .map_or_else(|| server.endpoint(), FaultProxy::endpoint);
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "endpoint {}", server.endpoint())?;
+    writeln!(stdout, "endpoint {endpoint}")?;
     stdout.flush()?;
     drop(stdout);
     server.serve_forever()
