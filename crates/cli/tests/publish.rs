@@ -458,7 +458,8 @@ fn kill_9_mid_publish_then_rerun_converges() {
     let dest = format!("s3://{BUCKET}/killed");
     let mut killed_running = 0;
     for kill_after in [media.len() / 3, media.len() + 2] {
-        let mut child = s3_bin(SK)
+        let mut publish = s3_bin(SK);
+        publish
             .args([
                 "publish",
                 pkg.to_str().expect("utf8"),
@@ -467,28 +468,12 @@ fn kill_9_mid_publish_then_rerun_converges() {
                 "--concurrency",
                 "2",
             ])
-            .args(["--endpoint-url", &proxy.endpoint()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let started = Instant::now();
-        loop {
+            .args(["--endpoint-url", &proxy.endpoint()]);
+        let running = kill_when(publish, || {
             assert_no_dangling_reference(&server, "killed", &media);
-            let have = remote_tree(&server, "killed").len();
-            if have >= kill_after || started.elapsed() > Duration::from_secs(60) {
-                break;
-            }
-            if child.try_wait().expect("wait").is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if child.try_wait().expect("wait").is_none() {
-            killed_running += 1;
-        }
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+            remote_tree(&server, "killed").len() >= kill_after
+        });
+        killed_running += usize::from(running);
         assert_no_dangling_reference(&server, "killed", &media);
     }
     let out = s3_run(

@@ -108,8 +108,8 @@ pub fn sweep_leftovers(parent: &Path, prefix: &str) -> usize {
 /// leftovers of dead runs with the same prefix.
 #[derive(Debug)]
 pub struct ScratchDir {
-    // Field order is drop order: the directory goes before its lock.
-    dir: Option<PathBuf>,
+    dir: PathBuf,
+    // Dropped after `Drop::drop` removed the directory.
     _lock: RunLock,
 }
 
@@ -124,10 +124,7 @@ impl ScratchDir {
             .tempdir_in(parent)?
             .keep();
         match RunLock::hold(&dir) {
-            Ok(lock) => Ok(ScratchDir {
-                dir: Some(dir),
-                _lock: lock,
-            }),
+            Ok(lock) => Ok(ScratchDir { dir, _lock: lock }),
             Err(e) => {
                 let _ = fs::remove_dir_all(&dir);
                 Err(e)
@@ -145,15 +142,13 @@ impl ScratchDir {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.as_deref().unwrap_or(Path::new(""))
+        &self.dir
     }
 }
 
 impl Drop for ScratchDir {
     fn drop(&mut self) {
-        if let Some(dir) = self.dir.take() {
-            let _ = fs::remove_dir_all(dir);
-        }
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 

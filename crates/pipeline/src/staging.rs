@@ -49,18 +49,14 @@ impl Staging {
             action: "creating the staging directory",
             source,
         })?;
-        let lock = RunLock::hold(&dir).map_err(|source| JobError::Output {
-            path: dir.clone(),
-            action: "locking the staging directory",
-            source,
-        });
-        let lock = match lock {
-            Ok(lock) => lock,
-            Err(e) => {
-                let _ = fs::remove_dir_all(&dir);
-                return Err(e);
+        let lock = RunLock::hold(&dir).map_err(|source| {
+            let _ = fs::remove_dir_all(&dir);
+            JobError::Output {
+                path: dir.clone(),
+                action: "locking the staging directory",
+                source,
             }
-        };
+        })?;
         Ok(Staging {
             dir,
             dest: dest.to_path_buf(),
