@@ -619,6 +619,81 @@ fn working_directories_of_a_killed_run_are_removed_by_the_next_one() {
     assert!(out_dir.join("master.m3u8").is_file());
 }
 
+/// Media files (`*.m4s`, `*.mp4`) below `dir`, at any depth.
+fn media_files_below(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                media_files_below(&path)
+            } else {
+                usize::from(path.extension().is_some_and(|x| x == "m4s" || x == "mp4"))
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn ingest_to_s3_keeps_only_media_not_yet_stored_on_local_disk() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let master = noise_master(tmp.path(), 30);
+    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
+    server.create_bucket(BUCKET).expect("bucket");
+    // A distant origin: uploads lag the encode, and the manifest phases
+    // take a while after the last segment.
+    let proxy = FaultProxy::start(
+        server.addr(),
+        Arc::new(|_: &RequestInfo| Some(Fault::Delay(Duration::from_millis(20)))),
+    )
+    .expect("proxy");
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir(&scratch).expect("scratch");
+    let mut child = s3_bin(SK)
+        .env("TMPDIR", &scratch)
+        .args([
+            "ingest",
+            master.to_str().expect("utf8"),
+            "--out",
+            "s3://origin/spool/",
+            "--segment-duration",
+            "1",
+            "--endpoint-url",
+            &proxy.endpoint(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut most_on_disk = 0;
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() && started.elapsed() < Duration::from_secs(120)
+    {
+        most_on_disk = most_on_disk.max(media_files_below(&scratch));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let out = child.wait_with_output().expect("ingest");
+    assert_ok(&out, "ingest to s3");
+    let published = server
+        .list_keys(BUCKET)
+        .iter()
+        .filter(|k| k.ends_with(".m4s") || k.ends_with(".mp4"))
+        .count();
+    assert!(published >= 150, "{published} media objects");
+    assert!(most_on_disk > 0, "the spool was never seen");
+    eprintln!("at most {most_on_disk} of {published} media files on local disk at once");
+    // Queue (16) + uploads in flight (8) + a file per encoder thread at
+    // most; without the discard every file stays until the end.
+    assert!(
+        most_on_disk <= 40,
+        "{most_on_disk} of {published} media files on local disk at once"
+    );
+    assert_eq!(working_dirs(&scratch), Vec::<String>::new());
+}
+
 #[test]
 fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
     let tmp = tempfile::tempdir().expect("tmp");

@@ -38,8 +38,9 @@ impl OutputSink for ChannelSink {
 ///
 /// Blocking: call it from a plain thread (or `spawn_blocking`), with a
 /// handle to the multi-threaded runtime the uploads run on. The package is
-/// spooled in a temporary directory (`TMPDIR`), removed at the end, or by
-/// the next run if this process is killed.
+/// spooled in a temporary directory (`TMPDIR`) that holds only the media
+/// not yet stored (each file is deleted once uploaded), removed at the
+/// end, or by the next run if this process is killed.
 /// `input_label` replaces the input path in the report (e.g. the
 /// `s3://` URL a spooled input came from).
 pub fn ingest_to_store(
@@ -58,7 +59,7 @@ pub fn ingest_to_store(
         "creating a spool directory",
     ))?;
     let (tx, mut rx) = mpsc::channel::<String>(READY_QUEUE);
-    let mut publisher = Publisher::new(store, spool.path(), options);
+    let mut publisher = Publisher::new(store, spool.path(), options).discarding_stored_media();
     let uploader = runtime.spawn(async move {
         while let Some(relative) = rx.recv().await {
             publisher.submit(relative).await?;

@@ -19,6 +19,9 @@
 //!   every object of the previous one is stored.
 //! * **Overlap and back-pressure**: segments are uploaded while the encode
 //!   runs; when uploads lag, the queue fills and the encoder threads wait.
+//!   Each media file leaves the spool once stored
+//!   ([`Publisher::discarding_stored_media`]), so local disk use is bounded
+//!   by the queue and the uploads in flight, not the package size.
 //! * **Idempotent**: each object carries its SHA-256 in user metadata
 //!   (`x-amz-meta-sha256`) and is skipped when the stored one matches; an
 //!   identical rerun writes nothing (not even `report.json`), a rerun after

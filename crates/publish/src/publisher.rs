@@ -100,6 +100,8 @@ pub struct Publisher {
     started: Instant,
     /// Submitted before `finish`.
     early: usize,
+    /// Remove each media file from `dir` once it is stored.
+    discard_stored_media: bool,
 }
 
 impl Publisher {
@@ -115,7 +117,17 @@ impl Publisher {
             done: Vec::new(),
             started: Instant::now(),
             early: 0,
+            discard_stored_media: false,
         }
+    }
+
+    /// For a spool that only exists to be published: each media file is
+    /// deleted from the directory once it is stored, so the local disk
+    /// holds only what is queued or in flight, not the whole package.
+    /// Playlists, manifests and the report stay (they are read at the end).
+    pub fn discarding_stored_media(mut self) -> Publisher {
+        self.discard_stored_media = !self.dry_run;
+        self
     }
 
     /// Starts uploading one media file (relative to the package directory)
@@ -135,8 +147,13 @@ impl Publisher {
         let store = Arc::clone(&self.store);
         let path = self.dir.join(&relative);
         let dry_run = self.dry_run;
+        let discard = self.discard_stored_media;
         self.tasks.spawn(async move {
             let result = publish_file(&store, &path, &relative, dry_run).await;
+            if discard && result.as_ref().is_ok_and(|o| o.class == ObjectClass::Media) {
+                // Only disk space is at stake if this fails.
+                let _ = tokio::fs::remove_file(&path).await;
+            }
             drop(permit);
             result
         });
@@ -180,17 +197,9 @@ impl Publisher {
             }
             self.drain().await?;
         }
-        // Keep the report in publish order whatever the completion order.
-        let order: Vec<&String> = files.iter().map(|(r, _)| r).collect();
-        self.done.sort_by_key(|o| {
-            (
-                o.class,
-                order
-                    .iter()
-                    .position(|r| **r == o.path)
-                    .unwrap_or(usize::MAX),
-            )
-        });
+        // Publish order (phase, then path) whatever the completion order.
+        self.done
+            .sort_unstable_by(|a, b| (a.class, &a.path).cmp(&(b.class, &b.path)));
         let mut report = PublishReport {
             destination: self.destination.clone(),
             dry_run: self.dry_run,
