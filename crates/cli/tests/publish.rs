@@ -970,11 +970,15 @@ fn s3_input_dry_run_and_directory_destination() {
         remote_tree(&server, "dry").is_empty(),
         "a dry run wrote objects"
     );
-    let out = s3_run(
-        &server.endpoint(),
-        &["publish", pkg.to_str().expect("utf8"), "--out", dest],
-    );
-    assert_ok(&out, "publish");
+    // The endpoint from the standard variable instead of --endpoint-url
+    // (path-style follows, as s3s-fs needs).
+    let out = s3_bin(SK)
+        .env("AWS_ENDPOINT_URL_S3", server.endpoint())
+        .args(["publish", pkg.to_str().expect("utf8"), "--out", dest])
+        .output()
+        .expect("run");
+    assert_ok(&out, "publish with AWS_ENDPOINT_URL_S3");
+    assert!(server.object_path(BUCKET, "dry/master.m3u8").is_file());
     let out = s3_run(
         &server.endpoint(),
         &[
