@@ -438,6 +438,20 @@ fn assert_no_dangling_reference(server: &S3Server, prefix: &str, pkg_media: &[St
     }
 }
 
+/// The test server (with the bucket) over `dir/s3`, and a proxy in front
+/// holding every request `ms` milliseconds: a distant origin.
+fn distant_server(dir: &Path, ms: u64) -> (S3Server, FaultProxy) {
+    let server = S3Server::start(&dir.join("s3"), AK, SK).expect("server");
+    server.create_bucket(BUCKET).expect("bucket");
+    let delay = Duration::from_millis(ms);
+    let proxy = FaultProxy::start(
+        server.addr(),
+        Arc::new(move |_: &RequestInfo| Some(Fault::Delay(delay))),
+    )
+    .expect("proxy");
+    (server, proxy)
+}
+
 #[test]
 fn kill_9_mid_publish_then_rerun_converges() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -447,14 +461,8 @@ fn kill_9_mid_publish_then_rerun_converges() {
         .filter(|k| k.ends_with(".m4s") || k.ends_with(".mp4"))
         .collect();
     media.sort();
-    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
     // Slow every request so the kill lands mid-publish.
-    let proxy = FaultProxy::start(
-        server.addr(),
-        Arc::new(|_: &RequestInfo| Some(Fault::Delay(Duration::from_millis(40)))),
-    )
-    .expect("proxy");
+    let (server, proxy) = distant_server(tmp.path(), 40);
     let dest = format!("s3://{BUCKET}/killed");
     let mut killed_running = 0;
     for kill_after in [media.len() / 3, media.len() + 2] {
@@ -540,16 +548,10 @@ fn kill_when(mut command: Command, ready: impl Fn() -> bool) -> bool {
 fn working_directories_of_a_killed_run_are_removed_by_the_next_one() {
     let tmp = tempfile::tempdir().expect("tmp");
     let master = noise_master(tmp.path(), 30);
-    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
+    let (server, proxy) = distant_server(tmp.path(), 30);
     let upload = server.object_path(BUCKET, "uploads/noise.wav");
     std::fs::create_dir_all(upload.parent().expect("parent")).expect("mkdir");
     std::fs::copy(&master, &upload).expect("upload");
-    let proxy = FaultProxy::start(
-        server.addr(),
-        Arc::new(|_: &RequestInfo| Some(Fault::Delay(Duration::from_millis(30)))),
-    )
-    .expect("proxy");
     let scratch = tmp.path().join("scratch");
     std::fs::create_dir(&scratch).expect("scratch");
     let ingest_s3 = |endpoint: &str| {
@@ -641,15 +643,9 @@ fn media_files_below(dir: &Path) -> usize {
 fn ingest_to_s3_keeps_only_media_not_yet_stored_on_local_disk() {
     let tmp = tempfile::tempdir().expect("tmp");
     let master = noise_master(tmp.path(), 30);
-    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
     // A distant origin: uploads lag the encode, and the manifest phases
     // take a while after the last segment.
-    let proxy = FaultProxy::start(
-        server.addr(),
-        Arc::new(|_: &RequestInfo| Some(Fault::Delay(Duration::from_millis(20)))),
-    )
-    .expect("proxy");
+    let (server, proxy) = distant_server(tmp.path(), 20);
     let scratch = tmp.path().join("scratch");
     std::fs::create_dir(&scratch).expect("scratch");
     let mut child = s3_bin(SK)
