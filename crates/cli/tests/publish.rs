@@ -66,6 +66,13 @@ fn assert_ok(out: &Output, what: &str) {
     );
 }
 
+/// Asserts the run failed with `code`; returns its stderr.
+fn assert_exit(out: &Output, code: i32) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    err
+}
+
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
@@ -714,8 +721,7 @@ fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
         ])
         .output()
         .expect("run");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(7), "{err}");
+    let err = assert_exit(&out, 7);
     assert!(
         err.contains("s3://origin") && err.contains("credentials rejected"),
         "{err}"
@@ -733,8 +739,7 @@ fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
         &proxy.endpoint(),
         &["ingest", demo, "--out", "s3://no-such-bucket/x/"],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(9), "{err}");
+    let err = assert_exit(&out, 9);
     assert!(
         err.contains("s3://no-such-bucket") && err.contains("does not exist"),
         "{err}"
@@ -755,8 +760,7 @@ fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
         &format!("http://127.0.0.1:{port}"),
         &["publish", pkg_arg, "--out", "s3://origin/x/"],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(10), "{err}");
+    let err = assert_exit(&out, 10);
     assert!(err.contains("cannot reach"), "{err}");
     eprintln!("unreachable endpoint reported in {:?}", started.elapsed());
 
@@ -770,8 +774,7 @@ fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
             "s3://origin/y/",
         ],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(6), "{err}");
+    let err = assert_exit(&out, 6);
     assert!(err.contains("s3://origin/uploads/none.flac"), "{err}");
 
     // A bad input from S3 is a bad-input error naming the URL, and nothing
@@ -790,8 +793,7 @@ fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
             "s3://origin/bad/",
         ],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let err = assert_exit(&out, 3);
     assert!(err.contains("s3://origin/uploads/bad.flac"), "{err}");
     assert!(
         remote_tree(&server, "bad")
@@ -841,8 +843,7 @@ fn access_denied_is_exit_8_before_any_work_and_reads_suffice_for_a_dry_run() {
             "s3://origin/ro/",
         ],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(8), "{err}");
+    let err = assert_exit(&out, 8);
     assert!(
         err.contains("s3://origin") && err.contains("access denied"),
         "{err}"
@@ -882,8 +883,7 @@ fn access_denied_is_exit_8_before_any_work_and_reads_suffice_for_a_dry_run() {
         "stranger-secret",
         &["publish", pkg_arg, "--out", "s3://origin/x/"],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(8), "{err}");
+    let err = assert_exit(&out, 8);
     assert!(
         err.contains("s3://origin") && err.contains("access denied"),
         "{err}"
@@ -902,8 +902,7 @@ fn access_denied_is_exit_8_before_any_work_and_reads_suffice_for_a_dry_run() {
             out_dir.to_str().expect("utf8"),
         ],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(8), "{err}");
+    let err = assert_exit(&out, 8);
     assert!(err.contains("s3://origin/uploads/song.flac"), "{err}");
     assert!(
         !out_dir.exists(),

@@ -49,7 +49,7 @@ pub use report::{
     InputReport, JobReport, LoudnessSection, PackageReport, PackagedRendition, ProcessingReport,
     RenditionReport,
 };
-pub use scratch::{ScratchDir, sweep_leftovers};
+pub use scratch::ScratchDir;
 
 pub use audiopack_encode::{
     GainPlan, GainReason, Ladder, LoudnessReport, NormalizeConfig, NormalizePreset,

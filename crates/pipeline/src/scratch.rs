@@ -24,14 +24,14 @@ const LOCK_SUFFIX: &str = ".lock";
 
 /// An exclusive lock held on `<dir>.lock` until dropped (then removed).
 #[derive(Debug)]
-pub(crate) struct RunLock {
+struct RunLock {
     path: PathBuf,
     _file: File,
 }
 
 impl RunLock {
     /// Creates and locks the lock file of `dir`.
-    pub(crate) fn hold(dir: &Path) -> io::Result<RunLock> {
+    fn hold(dir: &Path) -> io::Result<RunLock> {
         let path = lock_path(dir);
         // `<dir>.lock-pending` until locked: never taken for a dead run's.
         let mut pending = path.clone().into_os_string();
@@ -63,7 +63,7 @@ fn lock_path(dir: &Path) -> PathBuf {
 /// Removes, under `parent`, the working directories named `<prefix>…`
 /// whose run is gone (their lock file can be locked), with their lock
 /// files. Best effort: returns how many it removed.
-pub fn sweep_leftovers(parent: &Path, prefix: &str) -> usize {
+pub(crate) fn sweep_leftovers(parent: &Path, prefix: &str) -> usize {
     let Ok(entries) = fs::read_dir(parent) else {
         return 0;
     };

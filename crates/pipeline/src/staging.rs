@@ -5,23 +5,21 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::JobError;
-use crate::scratch::{RunLock, sweep_leftovers};
+use crate::scratch::ScratchDir;
 
 /// The file whose presence marks a directory as an audiopack output, which
 /// a rerun may replace.
 pub(crate) const MARKER: &str = "report.json";
 
 pub(crate) struct Staging {
-    dir: PathBuf,
+    /// Removed on drop unless renamed onto `dest` first; its lock lets a
+    /// later run remove it if this process is killed ([`crate::scratch`]).
+    dir: ScratchDir,
     dest: PathBuf,
-    committed: bool,
-    /// Held while the run lives: a later run removes this staging
-    /// directory if the process was killed ([`crate::scratch`]).
-    _lock: RunLock,
 }
 
 impl Staging {
-    /// Creates `.<name>.audiopack-<pid>` next to `dest`, after removing
+    /// Creates `.<name>.audiopack-<random>` next to `dest`, after removing
     /// those of killed runs. Refuses early when `dest` exists and is
     /// neither empty nor an earlier audiopack output.
     pub(crate) fn new(dest: &Path) -> Result<Staging, JobError> {
@@ -39,41 +37,26 @@ impl Staging {
             source,
         })?;
         let prefix = format!(".{}.audiopack-", name.to_string_lossy());
-        sweep_leftovers(&parent, &prefix);
-        let dir = parent.join(format!("{prefix}{}", std::process::id()));
-        if dir.exists() {
-            let _ = fs::remove_dir_all(&dir);
-        }
-        fs::create_dir(&dir).map_err(|source| JobError::Output {
-            path: dir.clone(),
+        let dir = ScratchDir::new(&parent, &prefix).map_err(|source| JobError::Output {
+            path: parent.join(&prefix),
             action: "creating the staging directory",
             source,
-        })?;
-        let lock = RunLock::hold(&dir).map_err(|source| {
-            let _ = fs::remove_dir_all(&dir);
-            JobError::Output {
-                path: dir.clone(),
-                action: "locking the staging directory",
-                source,
-            }
         })?;
         Ok(Staging {
             dir,
             dest: dest.to_path_buf(),
-            committed: false,
-            _lock: lock,
         })
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
 
     /// Moves the staging directory onto the destination. An earlier
     /// audiopack output there is swapped out first and removed after.
-    pub(crate) fn commit(mut self) -> Result<(), JobError> {
+    pub(crate) fn commit(self) -> Result<(), JobError> {
         check_replaceable(&self.dest)?;
-        let old = self.dir.with_extension("old");
+        let old = self.path().with_extension("old");
         let had_old = self.dest.exists();
         if had_old {
             fs::rename(&self.dest, &old).map_err(|source| JobError::Output {
@@ -82,7 +65,7 @@ impl Staging {
                 source,
             })?;
         }
-        if let Err(source) = fs::rename(&self.dir, &self.dest) {
+        if let Err(source) = fs::rename(self.path(), &self.dest) {
             if had_old {
                 let _ = fs::rename(&old, &self.dest);
             }
@@ -92,19 +75,12 @@ impl Staging {
                 source,
             });
         }
-        self.committed = true;
+        // The renamed directory is gone from under `self.dir`, whose drop
+        // then only releases the lock.
         if had_old {
             let _ = fs::remove_dir_all(&old);
         }
         Ok(())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
     }
 }
 

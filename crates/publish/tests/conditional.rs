@@ -78,6 +78,12 @@ fn noise(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
+/// The bytes the server holds under `track/<relative>`.
+fn stored(server: &S3Server, relative: &str) -> Vec<u8> {
+    let key = format!("track/{relative}");
+    std::fs::read(server.object_path(BUCKET, &key)).unwrap_or_else(|e| panic!("{key}: {e}"))
+}
+
 /// s3s-fs keeps a `.upload-<id>.json` per multipart upload still open.
 fn open_uploads(root: &Path) -> usize {
     std::fs::read_dir(root)
@@ -117,14 +123,8 @@ fn a_write_whose_answer_was_lost_is_settled_by_the_object_it_left() {
     let stats = proxy.stats();
     // 1 PUT + 3 UploadPart + 1 Complete dropped after the server applied them.
     assert_eq!(stats.drop_after_forward, 5, "{stats:?}");
-    assert_eq!(
-        std::fs::read(server.object_path(BUCKET, "track/opus_96k/1.m4s")).expect("small"),
-        small
-    );
-    assert_eq!(
-        std::fs::read(server.object_path(BUCKET, "track/flac.mp4")).expect("large"),
-        large
-    );
+    assert_eq!(stored(&server, "opus_96k/1.m4s"), small);
+    assert_eq!(stored(&server, "flac.mp4"), large);
     assert_eq!(open_uploads(server.root()), 0, "no upload left open");
 }
 
@@ -154,10 +154,7 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
             .expect_err("their object must not be overwritten");
         assert_eq!(err.kind, StoreErrorKind::Conflict, "{err}");
         assert!(err.target.ends_with("/track/1.m4s"), "{err}");
-        assert_eq!(
-            std::fs::read(server.object_path(BUCKET, "track/1.m4s")).expect("object"),
-            theirs
-        );
+        assert_eq!(stored(&server, "1.m4s"), theirs);
 
         // Having seen theirs, we replace it (If-Match on its ETag)...
         let seen = store.existing("1.m4s").await.expect("head");
@@ -165,10 +162,7 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
         put_expecting(&store, "1.m4s", &ours, seen.as_ref())
             .await
             .expect("replacing the object we saw");
-        assert_eq!(
-            std::fs::read(server.object_path(BUCKET, "track/1.m4s")).expect("object"),
-            ours
-        );
+        assert_eq!(stored(&server, "1.m4s"), ours);
         // ...but not once it changed again behind our back.
         let seen = store.existing("1.m4s").await.expect("head");
         let current = other.existing("1.m4s").await.expect("head");
@@ -179,10 +173,7 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
             .await
             .expect_err("a stale ETag is refused");
         assert_eq!(err.kind, StoreErrorKind::Conflict, "{err}");
-        assert_eq!(
-            std::fs::read(server.object_path(BUCKET, "track/1.m4s")).expect("object"),
-            later
-        );
+        assert_eq!(stored(&server, "1.m4s"), later);
 
         // The same for a multipart upload, which is aborted.
         put_expecting(&other, "flac.mp4", &big_theirs, None)
@@ -193,10 +184,7 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
             .expect_err("their big object must not be overwritten");
         assert_eq!(err.kind, StoreErrorKind::Conflict, "{err}");
     });
-    assert_eq!(
-        std::fs::read(server.object_path(BUCKET, "track/flac.mp4")).expect("big"),
-        big_theirs
-    );
+    assert_eq!(stored(&server, "flac.mp4"), big_theirs);
     assert_eq!(
         open_uploads(server.root()),
         0,
