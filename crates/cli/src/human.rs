@@ -5,6 +5,28 @@ use std::path::Path;
 
 use audiopack_pipeline::{JobReport, LoudnessOnly, LoudnessReport, ScanReport};
 
+/// `text` with every control character (newline, ESC, DEL, C1…) written
+/// as an escape, so a hostile file name or tag cannot forge lines or
+/// drive the terminal.
+pub fn clean(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn shown(path: &Path) -> String {
+    clean(&path.display().to_string())
+}
+
 fn db(value: Option<f64>, unit: &str) -> String {
     value.map_or_else(|| format!("-inf {unit}"), |v| format!("{v:.1} {unit}"))
 }
@@ -22,7 +44,7 @@ fn loudness_line(r: &LoudnessReport) -> String {
 pub fn probe(r: &ScanReport) -> String {
     let i = &r.info;
     let mut s = String::new();
-    let _ = writeln!(s, "{}", i.path.display());
+    let _ = writeln!(s, "{}", shown(&i.path));
     let _ = writeln!(s, "  format           {}", i.format);
     let _ = writeln!(s, "  codec            {}", i.codec);
     let _ = writeln!(s, "  sample_rate      {} Hz", i.sample_rate);
@@ -33,16 +55,16 @@ pub fn probe(r: &ScanReport) -> String {
     let _ = writeln!(s, "  frames           {}", r.frames);
     let _ = writeln!(s, "  duration         {:.3} s", r.duration_seconds);
     for (k, v) in &i.tags {
-        let _ = writeln!(s, "  tag {k:<12} {v}");
+        let _ = writeln!(s, "  tag {:<12} {}", clean(k), clean(v));
     }
     for w in &r.warnings {
-        let _ = writeln!(s, "  warning: {w}");
+        let _ = writeln!(s, "  warning: {}", clean(w));
     }
     s
 }
 
 pub fn loudness(r: &LoudnessOnly) -> String {
-    format!("{}: {}\n", r.path.display(), loudness_line(&r.loudness))
+    format!("{}: {}\n", shown(&r.path), loudness_line(&r.loudness))
 }
 
 pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
@@ -51,7 +73,7 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
     let _ = writeln!(
         s,
         "{}: {} {}, {} Hz, {} ch, {:.3} s",
-        i.path.display(),
+        shown(&i.path),
         i.format,
         i.codec,
         i.sample_rate,
@@ -83,7 +105,7 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
         let file = rendition
             .file
             .as_ref()
-            .map(|f| format!("  {}", out.join(f).display()))
+            .map(|f| format!("  {}", shown(&out.join(f))))
             .unwrap_or_default();
         let _ = writeln!(
             s,
@@ -111,7 +133,7 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
             let _ = writeln!(s, "  lossless tier skipped: {why}");
         }
         for m in &p.manifests {
-            let _ = writeln!(s, "  manifest {}", out.join(m).display());
+            let _ = writeln!(s, "  manifest {}", shown(&out.join(m)));
         }
     }
     if verbose {
@@ -123,9 +145,9 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
         );
     }
     for w in &i.warnings {
-        let _ = writeln!(s, "  warning: {w}");
+        let _ = writeln!(s, "  warning: {}", clean(w));
     }
-    let _ = writeln!(s, "  report  {}", out.join("report.json").display());
+    let _ = writeln!(s, "  report  {}", shown(&out.join("report.json")));
     s
 }
 

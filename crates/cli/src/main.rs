@@ -8,18 +8,20 @@
 //! 6 local I/O failure or missing input object ·
 //! 7 storage credentials rejected or missing · 8 storage access denied ·
 //! 9 bucket does not exist · 10 storage endpoint unreachable ·
-//! 11 storage failed (errors that persisted through every retry).
+//! 11 storage failed (errors that persisted through every retry) ·
+//! 12 conflict · 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM.
 
 mod args;
 mod human;
 mod progress;
+mod signals;
 
 use std::error::Error as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use audiopack_pipeline::{JobErrorKind, NoProgress, Progress, ScratchDir};
+use audiopack_pipeline::{JobErrorKind, Progress, ScratchDir};
 use audiopack_publish::{
     DirStore, Location, PublishError, PublishErrorKind, S3Store, Store, StoreErrorKind,
 };
@@ -27,9 +29,14 @@ use clap::Parser;
 
 use crate::args::{Cli, Command, IngestArgs, PublishArgs, StorageArgs};
 use crate::progress::Bar;
+use crate::signals::StopSignal;
 
-fn exit_code(kind: PublishErrorKind) -> u8 {
+fn exit_code(kind: PublishErrorKind, stop: &StopSignal) -> u8 {
     match kind {
+        PublishErrorKind::Job(JobErrorKind::Cancelled) => {
+            // 128 + the signal that cancelled the job (SIGINT by default).
+            u8::try_from(128 + stop.received().unwrap_or(2)).unwrap_or(130)
+        }
         PublishErrorKind::Job(JobErrorKind::Internal) => 1,
         PublishErrorKind::Job(JobErrorKind::Config) | PublishErrorKind::Config => 2,
         PublishErrorKind::Job(JobErrorKind::BadInput) => 3,
@@ -55,8 +62,9 @@ struct SpooledInput {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let stop = StopSignal::install();
     let mut spooled = None;
-    match run(&cli, &mut spooled) {
+    match run(&cli, &stop, &mut spooled) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let mut message = format!("error: {e}");
@@ -73,15 +81,19 @@ fn main() -> ExitCode {
             if let Some(s) = &spooled {
                 message = message.replace(&s.local.display().to_string(), &s.url);
             }
-            eprintln!("{message}");
-            ExitCode::from(exit_code(e.kind()))
+            eprintln!("{}", human::clean(&message));
+            ExitCode::from(exit_code(e.kind(), &stop))
         }
     }
 }
 
-fn run(cli: &Cli, spooled: &mut Option<SpooledInput>) -> Result<(), PublishError> {
-    let bar = Bar::new(cli.quiet);
-    let progress: &dyn Progress = if cli.quiet { &NoProgress } else { &bar };
+fn run(
+    cli: &Cli,
+    stop: &StopSignal,
+    spooled: &mut Option<SpooledInput>,
+) -> Result<(), PublishError> {
+    let bar = Bar::new(cli.quiet, stop.clone());
+    let progress: &dyn Progress = &bar;
     match &cli.command {
         Command::Probe { file, json, input } => {
             let report = audiopack_pipeline::probe(file, &input.to_config())?;

@@ -6,17 +6,23 @@ use std::sync::Mutex;
 use audiopack_pipeline::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::signals::StopSignal;
+
+/// The job's progress callbacks: a bar on a terminal, and the stop
+/// signals as the job's cancellation.
 pub struct Bar {
     bar: Mutex<Option<ProgressBar>>,
     enabled: bool,
+    stop: StopSignal,
 }
 
 impl Bar {
     /// Draws only when stderr is a terminal and not in quiet mode.
-    pub fn new(quiet: bool) -> Self {
+    pub fn new(quiet: bool, stop: StopSignal) -> Self {
         Bar {
             bar: Mutex::new(None),
             enabled: !quiet && std::io::stderr().is_terminal(),
+            stop,
         }
     }
 }
@@ -47,6 +53,10 @@ impl Progress for Bar {
         {
             bar.inc(frames);
         }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.stop.received().is_some()
     }
 
     fn finish(&self) {

@@ -15,6 +15,8 @@ pub enum JobErrorKind {
     Config,
     /// A bug: a panic or an encoder failure on valid input.
     Internal,
+    /// The caller cancelled the job.
+    Cancelled,
 }
 
 #[derive(Debug, Error)]
@@ -36,10 +38,16 @@ pub enum JobError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "{path}: already exists and is not an audiopack output directory; refusing to replace it"
-    )]
-    OutputExists { path: PathBuf },
+    /// The destination exists and may not be replaced (nothing touched).
+    #[error("{path}: refusing to replace it: {reason}")]
+    OutputExists { path: PathBuf, reason: String },
+    /// Not an audiopack package (see [`crate::inspect_package`]).
+    #[error("{path}: not an audiopack package: {reason}")]
+    NotAPackage { path: PathBuf, reason: String },
+    /// The job was cancelled ([`crate::Progress::cancelled`]); everything
+    /// it wrote was removed.
+    #[error("{input}: cancelled")]
+    Cancelled { input: PathBuf },
     #[error("{input}: the input changed between the two passes ({first} frames, then {second})")]
     InputChanged {
         input: PathBuf,
@@ -68,9 +76,11 @@ impl JobError {
             JobError::Encode { .. } | JobError::Internal { .. } => JobErrorKind::Internal,
             JobError::Output { .. }
             | JobError::OutputExists { .. }
+            | JobError::NotAPackage { .. }
             | JobError::InputChanged { .. }
             | JobError::Sink { .. } => JobErrorKind::Io,
             JobError::Config(_) => JobErrorKind::Config,
+            JobError::Cancelled { .. } => JobErrorKind::Cancelled,
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use audiopack_encode::{
     Ladder, LoudnessReport, OPUS_RATE, db_to_linear, libopus_version, plan_gain, resampled_len,
@@ -16,6 +17,7 @@ use audiopack_segmenter::{SampleEntry, TrackDescription, TrackLoudness};
 use crate::config::{JobConfig, Layout};
 use crate::encode_pass::{CmafPlan, EncodeOutcome, EncodePlan, LosslessPlan, encode};
 use crate::error::JobError;
+use crate::inventory::{PACKAGE_FORMAT_VERSION, PackageFile, REPORT_FILE, list_files};
 use crate::manifests::{self, TrackFacts};
 use crate::measure::{downmix_for, measure};
 use crate::progress::{NoSink, OutputSink, Progress};
@@ -23,7 +25,7 @@ use crate::report::{
     InputReport, JobReport, LoudnessSection, PackageReport, ProcessingReport, RenditionReport,
     ToolInfo,
 };
-use crate::staging::{MARKER, Staging};
+use crate::staging::Staging;
 
 /// Runs `f`, turning a panic anywhere below into [`JobError::Internal`].
 fn guarded<T>(input: &Path, f: impl FnOnce() -> Result<T, JobError>) -> Result<T, JobError> {
@@ -86,7 +88,7 @@ pub fn run_ingest(
 ) -> Result<JobReport, JobError> {
     config.validate()?;
     guarded(input, || {
-        let staging = Staging::new(out_dir)?;
+        let staging = Staging::new(out_dir, input)?;
         let report = run_into(input, staging.path(), config, progress, &NoSink)?;
         staging.commit()?;
         Ok(report)
@@ -109,7 +111,60 @@ pub fn run_ingest_into(
     guarded(input, || run_into(input, dir, config, progress, sink))
 }
 
+/// Passes each finished media file on, noting its size first (the next
+/// sink may delete it once stored): the report lists every file.
+struct RecordingSink<'a> {
+    dir: &'a Path,
+    inner: &'a dyn OutputSink,
+    files: Mutex<Vec<PackageFile>>,
+}
+
+impl OutputSink for RecordingSink<'_> {
+    fn file_ready(&self, relative: &str) -> Result<(), String> {
+        let bytes = std::fs::metadata(self.dir.join(relative))
+            .map_err(|e| format!("{relative}: {e}"))?
+            .len();
+        if let Ok(mut files) = self.files.lock() {
+            files.push(PackageFile {
+                path: relative.to_string(),
+                bytes,
+            });
+        }
+        self.inner.file_ready(relative)
+    }
+}
+
 fn run_into(
+    input: &Path,
+    dir: &Path,
+    config: &JobConfig,
+    progress: &dyn Progress,
+    sink: &dyn OutputSink,
+) -> Result<JobReport, JobError> {
+    let recorder = RecordingSink {
+        dir,
+        inner: sink,
+        files: Mutex::new(Vec::new()),
+    };
+    let mut report = encode_into(input, dir, config, progress, &recorder)?;
+    // Files announced (and perhaps already moved away by the sink) and
+    // files still here (manifests, playlists, Ogg files).
+    let mut files = recorder
+        .files
+        .into_inner()
+        .map_err(|_| JobError::Internal {
+            input: input.to_path_buf(),
+            message: "file list poisoned".into(),
+        })?;
+    files.extend(list_files(dir)?);
+    files.sort();
+    files.dedup_by(|a, b| a.path == b.path);
+    report.files = files;
+    write_report(dir, &report)?;
+    Ok(report)
+}
+
+fn encode_into(
     input: &Path,
     dir: &Path,
     config: &JobConfig,
@@ -249,8 +304,11 @@ fn run_into(
             version: env!("CARGO_PKG_VERSION"),
             encoder: libopus_version().to_string(),
         },
+        format_version: PACKAGE_FORMAT_VERSION,
         input: InputReport {
-            path: input.to_path_buf(),
+            path: input
+                .file_name()
+                .map_or_else(|| input.to_path_buf(), PathBuf::from),
             format: info.format.clone(),
             codec: info.codec.clone(),
             sample_rate: info.sample_rate,
@@ -277,8 +335,8 @@ fn run_into(
         },
         renditions,
         package,
+        files: Vec::new(),
     };
-    write_report(dir, &report)?;
     Ok(report)
 }
 
@@ -471,7 +529,7 @@ pub fn relabel_input(dir: &Path, report: &mut JobReport, label: &str) -> Result<
 }
 
 fn write_report(dir: &Path, report: &JobReport) -> Result<(), JobError> {
-    let path = dir.join(MARKER);
+    let path = dir.join(REPORT_FILE);
     let mut text = serde_json::to_string_pretty(report).map_err(|e| JobError::Internal {
         input: report.input.path.clone(),
         message: format!("serializing the report: {e}"),

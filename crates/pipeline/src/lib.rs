@@ -32,6 +32,7 @@
 mod config;
 mod encode_pass;
 mod error;
+mod inventory;
 mod job;
 mod manifests;
 mod measure;
@@ -43,6 +44,9 @@ mod staging;
 
 pub use config::{DEFAULT_SEGMENT_PACKETS, Formats, JobConfig, Layout};
 pub use error::{JobError, JobErrorKind};
+pub use inventory::{
+    PACKAGE_FORMAT_VERSION, PackageFile, PackageInventory, REPORT_FILE, inspect_package,
+};
 pub use job::{LoudnessOnly, loudness, probe, relabel_input, run_ingest, run_ingest_into};
 pub use progress::{NoProgress, NoSink, OutputSink, Progress};
 pub use report::{

@@ -7,6 +7,11 @@ pub trait Progress: Sync {
     fn advance(&self, frames: u64);
     /// The current phase is over.
     fn finish(&self);
+    /// Asked once per decoded block in every pass: `true` stops the job
+    /// with [`crate::JobError::Cancelled`], removing what it wrote.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Reports nothing.

@@ -7,9 +7,14 @@ use std::path::PathBuf;
 use audiopack_encode::{GainPlan, LoudnessReport, NormalizeConfig};
 use serde::Serialize;
 
+use crate::inventory::PackageFile;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct JobReport {
     pub tool: ToolInfo,
+    /// The package format ([`crate::PACKAGE_FORMAT_VERSION`]): with
+    /// `files`, what tells a directory audiopack wrote from any other.
+    pub format_version: u32,
     pub input: InputReport,
     pub loudness: LoudnessSection,
     pub processing: ProcessingReport,
@@ -17,6 +22,9 @@ pub struct JobReport {
     pub renditions: Vec<RenditionReport>,
     /// The CMAF package (HLS/DASH), if written.
     pub package: Option<PackageReport>,
+    /// Every file of the package below its directory with its size,
+    /// `report.json` excepted (see [`crate::inspect_package`]).
+    pub files: Vec<PackageFile>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +68,8 @@ pub struct ToolInfo {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct InputReport {
+    /// The input's file name (or the URL it was fetched from): never a
+    /// local directory path, since reports are published.
     pub path: PathBuf,
     pub format: String,
     pub codec: String,

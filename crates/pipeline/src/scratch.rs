@@ -63,7 +63,13 @@ fn lock_path(dir: &Path) -> PathBuf {
 /// Removes, under `parent`, the working directories named `<prefix>…`
 /// whose run is gone (their lock file can be locked), with their lock
 /// files. Best effort: returns how many it removed.
+#[cfg(test)]
 pub(crate) fn sweep_leftovers(parent: &Path, prefix: &str) -> usize {
+    sweep_family(parent, &|name: &str| name.starts_with(prefix))
+}
+
+/// As [`sweep_leftovers`], for every directory name `in_family` accepts.
+pub(crate) fn sweep_family(parent: &Path, in_family: &dyn Fn(&str) -> bool) -> usize {
     let Ok(entries) = fs::read_dir(parent) else {
         return 0;
     };
@@ -74,9 +80,8 @@ pub(crate) fn sweep_leftovers(parent: &Path, prefix: &str) -> usize {
             continue;
         };
         let Some(dir_name) = name
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.strip_suffix(LOCK_SUFFIX))
-            .map(|stem| format!("{prefix}{stem}"))
+            .strip_suffix(LOCK_SUFFIX)
+            .filter(|stem| in_family(stem))
         else {
             continue;
         };
@@ -118,7 +123,17 @@ impl ScratchDir {
     ///
     /// When the directory or its lock file cannot be created.
     pub fn new(parent: &Path, prefix: &str) -> io::Result<ScratchDir> {
-        sweep_leftovers(parent, prefix);
+        ScratchDir::new_in_family(parent, prefix, &|name: &str| name.starts_with(prefix))
+    }
+
+    /// As [`ScratchDir::new`], sweeping first the dead runs' directories
+    /// of every name `in_family` accepts (not only this prefix).
+    pub(crate) fn new_in_family(
+        parent: &Path,
+        prefix: &str,
+        in_family: &dyn Fn(&str) -> bool,
+    ) -> io::Result<ScratchDir> {
+        sweep_family(parent, in_family);
         let dir = tempfile::Builder::new()
             .prefix(prefix)
             .tempdir_in(parent)?
