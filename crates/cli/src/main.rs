@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use audiopack_pipeline::{JobErrorKind, Progress, ScratchDir};
+use audiopack_pipeline::{JobError, JobErrorKind, Progress, ScratchDir};
 use audiopack_publish::{
     DirStore, Location, PublishError, PublishErrorKind, S3Store, Store, StoreErrorKind,
 };
@@ -111,10 +111,23 @@ fn run(
                 print!("{}", human::loudness(&report));
             }
         }
-        Command::Ingest(args) => ingest(cli, args, progress, spooled)?,
-        Command::Publish(args) => publish(cli, args)?,
+        Command::Ingest(args) => ingest(cli, args, progress, stop, spooled)?,
+        Command::Publish(args) => publish(cli, args, stop)?,
     }
     Ok(())
+}
+
+/// `work`, unless a stop signal comes first: then the work is dropped
+/// (its working directories go with it) and the job counts as cancelled.
+async fn unless_stopped<T>(
+    stop: &StopSignal,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, PublishError>>,
+) -> Result<T, PublishError> {
+    tokio::select! {
+        result = work => result,
+        () = stop.arrived() => Err(JobError::Cancelled { input: what.into() }.into()),
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, PublishError> {
@@ -138,6 +151,7 @@ fn ingest(
     cli: &Cli,
     args: &IngestArgs,
     progress: &dyn Progress,
+    stop: &StopSignal,
     spooled: &mut Option<SpooledInput>,
 ) -> Result<(), PublishError> {
     let config = args.to_config()?;
@@ -158,18 +172,26 @@ fn ingest(
         "creating a temporary directory",
     ))?;
     let store = match &out {
-        Location::S3(_) => Some(Arc::new(rt.block_on(open_store(&out, &args.storage))?)),
+        Location::S3(_) => Some(Arc::new(rt.block_on(unless_stopped(
+            stop,
+            &args.out,
+            open_store(&out, &args.storage),
+        ))?)),
         Location::Local(_) => None,
     };
     let (input, label) = if remote_input {
         if let Some(store) = &store {
             // Check the destination before a long download, not after.
-            rt.block_on(store.preflight())?;
+            rt.block_on(unless_stopped(stop, &args.out, store.preflight()))?;
         }
-        let local = rt.block_on(audiopack_publish::fetch_input(
+        let local = rt.block_on(unless_stopped(
+            stop,
             &args.file,
-            &args.storage.s3_options(),
-            input_dir.path(),
+            audiopack_publish::fetch_input(
+                &args.file,
+                &args.storage.s3_options(),
+                input_dir.path(),
+            ),
         ))?;
         *spooled = Some(SpooledInput {
             local: local.clone(),
@@ -225,10 +247,10 @@ fn ingest(
     Ok(())
 }
 
-fn publish(cli: &Cli, args: &PublishArgs) -> Result<(), PublishError> {
+fn publish(cli: &Cli, args: &PublishArgs, stop: &StopSignal) -> Result<(), PublishError> {
     let out = Location::parse_destination(&args.out)?;
     let rt = runtime()?;
-    let report = rt.block_on(async {
+    let report = rt.block_on(unless_stopped(stop, &args.out, async {
         let store = Arc::new(open_store(&out, &args.storage).await?);
         audiopack_publish::publish_package(
             &args.dir,
@@ -236,7 +258,7 @@ fn publish(cli: &Cli, args: &PublishArgs) -> Result<(), PublishError> {
             &args.storage.publish_options(args.dry_run),
         )
         .await
-    })?;
+    }))?;
     if args.json {
         print_json(&report)?;
     } else if !cli.quiet {

@@ -47,3 +47,14 @@ impl StopSignal {
         }
     }
 }
+
+impl StopSignal {
+    /// Resolves once a stop signal arrived (polled every 50 ms): raced
+    /// against the I/O phases that have no per-block check (a download,
+    /// a publish), whose futures are then dropped.
+    pub async fn arrived(&self) {
+        while self.received().is_none() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}

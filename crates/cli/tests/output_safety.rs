@@ -412,3 +412,113 @@ fn control_characters_in_names_are_escaped_in_human_output() {
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+mod s3 {
+    //! The same for `s3://` in and out: the downloaded input and the
+    //! spool go, no manifest is published.
+
+    use std::sync::Arc;
+
+    use audiopack_testkit::{Fault, FaultProxy, RequestInfo, S3Server};
+
+    use super::*;
+
+    const AK: &str = "AKIDAUDIOPACKTEST";
+    const SK: &str = "audiopack-test-secret-key";
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .expect("read_dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_signal_mid_download_or_mid_upload_leaves_nothing() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
+        server.create_bucket("origin").expect("bucket");
+        let upload = server.object_path("origin", "uploads/noise.wav");
+        std::fs::create_dir_all(upload.parent().expect("parent")).expect("mkdir");
+        let master = noise_master(tmp.path(), 60);
+        std::fs::copy(&master, &upload).expect("upload");
+        // Every request a little slow, so both phases last long enough.
+        let proxy = FaultProxy::start(
+            server.addr(),
+            Arc::new(|_: &RequestInfo| Some(Fault::Delay(Duration::from_millis(30)))),
+        )
+        .expect("proxy");
+        let scratch = tmp.path().join("scratch");
+        std::fs::create_dir(&scratch).expect("mkdir");
+
+        for (signal, code, phase) in [
+            ("INT", 130, "audiopack-input-"),
+            ("TERM", 143, "audiopack-spool-"),
+        ] {
+            let mut child = bin()
+                .env_remove("AWS_PROFILE")
+                .env_remove("AWS_ENDPOINT_URL")
+                .env_remove("AWS_ENDPOINT_URL_S3")
+                .env("AWS_ACCESS_KEY_ID", AK)
+                .env("AWS_SECRET_ACCESS_KEY", SK)
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env("AWS_CONFIG_FILE", "/nonexistent/audiopack-test")
+                .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/audiopack-test")
+                .env("TMPDIR", &scratch)
+                .args([
+                    "ingest",
+                    "s3://origin/uploads/noise.wav",
+                    "--out",
+                    "s3://origin/sig/",
+                    "--endpoint-url",
+                    &proxy.endpoint(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            let started = Instant::now();
+            while !entries(&scratch).iter().any(|n| n.starts_with(phase)) {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "{phase} never appeared"
+                );
+                assert!(child.try_wait().expect("wait").is_none(), "ended early");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            let sent = Command::new("kill")
+                .args(["-s", signal, &child.id().to_string()])
+                .status()
+                .expect("kill");
+            assert!(sent.success());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while child.try_wait().expect("wait").is_none() {
+                assert!(
+                    Instant::now() < deadline,
+                    "SIG{signal} did not stop the run"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let out = child.wait_with_output().expect("output");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(code),
+                "SIG{signal} in {phase}: {stderr}"
+            );
+            assert_eq!(entries(&scratch), Vec::<String>::new(), "TMPDIR emptied");
+            let published = server.list_keys("origin");
+            assert!(
+                !published
+                    .iter()
+                    .any(|k| k.ends_with(".m3u8") || k.ends_with(".mpd")),
+                "no manifest published: {published:?}"
+            );
+        }
+    }
+}
