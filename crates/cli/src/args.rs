@@ -78,6 +78,10 @@ pub struct StorageArgs {
     /// Multipart part size in MiB (S3 minimum: 5).
     #[arg(long, value_name = "MIB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(5..=5120))]
     pub part_size: u32,
+    /// An s3:// input larger than this many MiB is refused before it is
+    /// downloaded.
+    #[arg(long, value_name = "MIB", default_value_t = audiopack_publish::DEFAULT_MAX_INPUT_BYTES / MIB as u64, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    pub max_input_size: u64,
 }
 
 const MIB: usize = 1024 * 1024;
@@ -90,6 +94,7 @@ impl StorageArgs {
             path_style: self.virtual_hosted.then_some(false),
             multipart_threshold: self.multipart_threshold as usize * MIB,
             part_size: self.part_size as usize * MIB,
+            max_input_bytes: self.max_input_size.saturating_mul(MIB as u64),
             ..S3Options::default()
         }
     }
@@ -98,6 +103,7 @@ impl StorageArgs {
         PublishOptions {
             concurrency: usize::from(self.concurrency),
             dry_run,
+            ..PublishOptions::default()
         }
     }
 }

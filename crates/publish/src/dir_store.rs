@@ -1,11 +1,19 @@
-//! A local directory as a store: each object is written to a temporary
-//! file beside its destination and renamed into place, so a reader never
-//! sees half an object.
+//! A local directory as a store: each object is written to a new temporary
+//! file beside its destination (`create_new`: never an existing file or a
+//! link) and renamed into place, so a reader never sees half an object.
+//!
+//! The destination follows the rule of `ingest --out`: it must be absent,
+//! an empty directory, or an earlier audiopack package with nothing else in
+//! it ([`DirStore::preflight`]); nothing is ever written through a symbolic
+//! link, below the destination or as the destination itself. Failures are
+//! local I/O errors (exit code 6), not storage failures.
 
+use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::error::{StoreError, StoreErrorKind};
+use crate::error::PublishError;
 use crate::object::sha256_hex;
+use crate::package::{check_replaceable, refuse_destination};
 use crate::store::{Existing, PutObject, below};
 
 pub struct DirStore {
@@ -21,85 +29,150 @@ impl DirStore {
         below(&self.root, relative).unwrap_or_else(|| self.root.join(relative))
     }
 
-    fn error(&self, path: &Path, action: &str, e: std::io::Error) -> StoreError {
-        let kind = match e.kind() {
-            std::io::ErrorKind::PermissionDenied => StoreErrorKind::AccessDenied,
-            _ => StoreErrorKind::Failed,
-        };
-        StoreError::new(kind, path.display().to_string(), format!("{action}: {e}"))
-    }
-
-    pub(crate) async fn preflight_read_only(&self) -> Result<(), StoreError> {
-        match tokio::fs::metadata(&self.root).await {
-            Ok(m) if m.is_dir() => Ok(()),
-            Ok(_) => Err(StoreError::new(
-                StoreErrorKind::Failed,
-                self.root.display().to_string(),
-                "exists and is not a directory",
-            )),
-            // A missing directory is created by the publish itself.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(self.error(&self.root, "reading", e)),
-        }
-    }
-
-    pub(crate) async fn preflight(&self) -> Result<(), StoreError> {
-        self.preflight_read_only().await?;
-        tokio::fs::create_dir_all(&self.root)
+    /// Checks the destination may take the package, writing nothing.
+    pub(crate) async fn preflight_read_only(&self) -> Result<(), PublishError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || check_replaceable(&root))
             .await
-            .map_err(|e| self.error(&self.root, "creating", e))?;
+            .map_err(|e| PublishError::Config(format!("checking the destination: {e}")))?
+    }
+
+    /// [`preflight_read_only`](Self::preflight_read_only), then creates the
+    /// directory and checks a file can be created in it.
+    pub(crate) async fn preflight(&self) -> Result<(), PublishError> {
+        self.preflight_read_only().await?;
+        match tokio::fs::create_dir(&self.root).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                tokio::fs::create_dir_all(&self.root)
+                    .await
+                    .map_err(PublishError::local(&self.root, "creating"))?;
+            }
+            Err(e) => return Err(PublishError::local(&self.root, "creating")(e)),
+        }
+        // The directory may have been swapped for a link since the check.
+        self.check_not_link(&self.root)?;
         let probe = self
             .root
             .join(format!(".audiopack-preflight-{}", std::process::id()));
-        tokio::fs::write(&probe, b"")
+        tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
             .await
-            .map_err(|e| self.error(&self.root, "writing", e))?;
+            .map_err(PublishError::local(&self.root, "writing"))?;
         let _ = tokio::fs::remove_file(&probe).await;
         Ok(())
     }
 
-    pub(crate) async fn existing(&self, relative: &str) -> Result<Option<Existing>, StoreError> {
+    pub(crate) async fn existing(&self, relative: &str) -> Result<Option<Existing>, PublishError> {
         let path = self.checked(relative)?;
+        self.check_components(&path)?;
         match tokio::fs::read(&path).await {
             Ok(bytes) => Ok(Some(Existing {
                 size: bytes.len() as u64,
                 sha256: Some(sha256_hex(&bytes)),
                 etag: None,
             })),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.error(&path, "reading", e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(PublishError::local(&path, "reading")(e)),
         }
     }
 
-    pub(crate) async fn put(&self, object: PutObject<'_>) -> Result<(), StoreError> {
+    pub(crate) async fn put(&self, object: PutObject<'_>) -> Result<(), PublishError> {
         let path = self.checked(object.relative)?;
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
-        tokio::fs::create_dir_all(&parent)
-            .await
-            .map_err(|e| self.error(&parent, "creating", e))?;
+        self.create_parents(&parent).await?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let temp = parent.join(format!(".{name}.audiopack-{}", std::process::id()));
+        // A temporary left by a killed run of this pid: ours to replace.
+        let _ = tokio::fs::remove_file(&temp).await;
         let written = async {
-            tokio::fs::write(&temp, object.bytes).await?;
+            use tokio::io::AsyncWriteExt;
+            // `create_new` never opens an existing file, nor follows a link
+            // planted under the temporary name.
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)
+                .await?;
+            file.write_all(object.bytes).await?;
+            file.flush().await?;
+            drop(file);
+            // rename replaces a link at `path` itself; it never writes
+            // through one.
             tokio::fs::rename(&temp, &path).await
         }
         .await;
         if let Err(e) = written {
             let _ = tokio::fs::remove_file(&temp).await;
-            return Err(self.error(&path, "writing", e));
+            return Err(PublishError::local(&path, "writing")(e));
         }
         Ok(())
     }
 
-    fn checked(&self, relative: &str) -> Result<PathBuf, StoreError> {
+    /// Creates the directories from the root down to `dir`, one at a time,
+    /// refusing any that is a link (or not a directory).
+    async fn create_parents(&self, dir: &Path) -> Result<(), PublishError> {
+        let Ok(rest) = dir.strip_prefix(&self.root) else {
+            return Err(refuse_destination(dir, "outside the destination"));
+        };
+        let mut current = self.root.clone();
+        self.check_not_link(&current)?;
+        for part in rest.components() {
+            current.push(part);
+            match tokio::fs::create_dir(&current).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    self.check_not_link(&current)?;
+                }
+                Err(e) => return Err(PublishError::local(&current, "creating")(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a link (or a non-directory) at any component from the root
+    /// down to `path`'s parent, and a link at `path` itself.
+    fn check_components(&self, path: &Path) -> Result<(), PublishError> {
+        let mut current = self.root.clone();
+        self.check_not_link(&current)?;
+        if let Ok(rest) = path.strip_prefix(&self.root) {
+            for part in rest.components() {
+                current.push(part);
+                match std::fs::symlink_metadata(&current) {
+                    Ok(meta) if meta.file_type().is_symlink() => {
+                        return Err(refuse_destination(&current, "it is a symbolic link"));
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(PublishError::local(&current, "reading")(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_not_link(&self, dir: &Path) -> Result<(), PublishError> {
+        match std::fs::symlink_metadata(dir) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                Err(refuse_destination(dir, "it is a symbolic link"))
+            }
+            Ok(meta) if !meta.is_dir() => Err(refuse_destination(dir, "it is not a directory")),
+            Ok(_) => Ok(()),
+            Err(e) => Err(PublishError::local(dir, "reading")(e)),
+        }
+    }
+
+    fn checked(&self, relative: &str) -> Result<PathBuf, PublishError> {
         below(&self.root, relative).ok_or_else(|| {
-            StoreError::new(
-                StoreErrorKind::Failed,
-                relative,
-                "not a plain relative path",
+            refuse_destination(
+                &self.root.join(relative),
+                "not a plain relative path below the destination",
             )
         })
     }

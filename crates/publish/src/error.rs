@@ -79,6 +79,10 @@ pub enum PublishError {
     },
     #[error("{path}: not an audiopack package (no report.json)")]
     NotAPackage { path: PathBuf },
+    /// A local destination that may not receive the package (a file, a
+    /// link, a directory holding something else); nothing was written.
+    #[error("{path}: refusing to publish here: {reason}")]
+    Destination { path: PathBuf, reason: String },
     #[error("invalid destination or option: {0}")]
     Config(String),
 }
@@ -88,7 +92,9 @@ impl PublishError {
         match self {
             PublishError::Job(e) => PublishErrorKind::Job(e.kind()),
             PublishError::Store(e) => PublishErrorKind::Store(e.kind),
-            PublishError::Local { .. } | PublishError::NotAPackage { .. } => PublishErrorKind::Io,
+            PublishError::Local { .. }
+            | PublishError::NotAPackage { .. }
+            | PublishError::Destination { .. } => PublishErrorKind::Io,
             PublishError::Config(_) => PublishErrorKind::Config,
         }
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use audiopack_pipeline::{
-    JobConfig, JobError, JobReport, OutputSink, Progress, ScratchDir, relabel_input,
+    IngestConfig, JobConfig, JobError, JobReport, OutputSink, Progress, ScratchDir, relabel_input,
     run_ingest_into,
 };
 use tokio::runtime::Handle;
@@ -107,10 +107,38 @@ pub async fn publish_package(
 
 /// Downloads an `s3://bucket/key` input into `dir` (under the key's file
 /// name, so messages still name the file) and returns the local path.
+///
+/// An object larger than [`S3Options::max_input_bytes`] is refused before
+/// the download (kind `Limit`); a local write failure (a full `TMPDIR`) is
+/// a local I/O error and is not retried. [`fetch_input_checked`] also
+/// checks the header against the ingest limits first.
 pub async fn fetch_input(
     url: &str,
     options: &S3Options,
     dir: &Path,
+) -> Result<std::path::PathBuf, PublishError> {
+    fetch(url, options, dir, None).await
+}
+
+/// [`fetch_input`], checking the object's head (one ranged GET of its
+/// first 64 KiB) against `limits` before the download: a header over the
+/// limits (channels, sample rate, declared duration) fails at once with
+/// the ingest's own `Limit` error, naming the URL, instead of after
+/// downloading the whole object.
+pub async fn fetch_input_checked(
+    url: &str,
+    options: &S3Options,
+    dir: &Path,
+    limits: &IngestConfig,
+) -> Result<std::path::PathBuf, PublishError> {
+    fetch(url, options, dir, Some(limits)).await
+}
+
+async fn fetch(
+    url: &str,
+    options: &S3Options,
+    dir: &Path,
+    limits: Option<&IngestConfig>,
 ) -> Result<std::path::PathBuf, PublishError> {
     let object = S3Url::parse_object(url)?;
     let name = object
@@ -122,6 +150,6 @@ pub async fn fetch_input(
         .to_string();
     let store = S3Store::connect(object, options.clone()).await?;
     let dest = dir.join(name);
-    store.fetch(&dest).await?;
+    store.fetch(&dest, limits).await?;
     Ok(dest)
 }

@@ -51,6 +51,7 @@ mod error;
 mod ingest;
 mod location;
 mod object;
+mod package;
 mod publisher;
 mod retry;
 mod s3_store;
@@ -58,7 +59,7 @@ mod store;
 
 pub use dir_store::DirStore;
 pub use error::{PublishError, PublishErrorKind, StoreError, StoreErrorKind};
-pub use ingest::{fetch_input, ingest_to_store, publish_package};
+pub use ingest::{fetch_input, fetch_input_checked, ingest_to_store, publish_package};
 pub use location::{Location, S3Url};
 pub use object::{
     CACHE_IMMUTABLE, CACHE_SHORT, ObjectClass, ObjectMeta, SHA256_METADATA, classify, sha256_hex,
@@ -67,5 +68,7 @@ pub use publisher::{
     Action, ObjectReport, PublishOptions, PublishReport, Publisher, REPORT, package_files,
 };
 pub use retry::RetryPolicy;
-pub use s3_store::{MIN_PART_SIZE, S3Credentials, S3Options, S3Store};
+pub use s3_store::{
+    DEFAULT_MAX_INPUT_BYTES, INPUT_HEAD_BYTES, MIN_PART_SIZE, S3Credentials, S3Options, S3Store,
+};
 pub use store::{Existing, Expected, PutObject, Store};

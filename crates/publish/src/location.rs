@@ -18,7 +18,7 @@ impl S3Url {
     /// Directory-like: a prefix without a trailing `/` gets one.
     pub fn parse_prefix(text: &str) -> Result<S3Url, PublishError> {
         let (bucket, rest) = split(text)?;
-        let prefix = rest.trim_matches('/');
+        let prefix = rest.trim_end_matches('/');
         Ok(S3Url {
             bucket,
             prefix: if prefix.is_empty() {
@@ -34,7 +34,8 @@ impl S3Url {
         let (bucket, key) = split(text)?;
         if key.is_empty() || key.ends_with('/') {
             return Err(PublishError::Config(format!(
-                "{text}: names no object (expected s3://bucket/key)"
+                "{}: names no object (expected s3://bucket/key)",
+                text.escape_debug()
             )));
         }
         Ok(S3Url {
@@ -50,9 +51,9 @@ impl S3Url {
 }
 
 fn split(text: &str) -> Result<(String, &str), PublishError> {
-    let rest = text
-        .strip_prefix("s3://")
-        .ok_or_else(|| PublishError::Config(format!("{text}: not an s3:// URL")))?;
+    let rest = text.strip_prefix("s3://").ok_or_else(|| {
+        PublishError::Config(format!("{}: not an s3:// URL", text.escape_debug()))
+    })?;
     let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
     // Bucket naming rules (3–63 of a-z 0-9 . -) are checked loosely: enough
     // to catch a typo early; the server has the last word.
@@ -62,13 +63,51 @@ fn split(text: &str) -> Result<(String, &str), PublishError> {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
     if !valid {
         return Err(PublishError::Config(format!(
-            "{text}: {bucket:?} is not a valid bucket name"
+            "{}: {bucket:?} is not a valid bucket name",
+            text.escape_debug()
         )));
     }
-    if path.split('/').any(|part| part == "..") {
-        return Err(PublishError::Config(format!("{text}: '..' in the key")));
-    }
+    check_key(text, path)?;
     Ok((bucket.to_string(), path))
+}
+
+/// A key or prefix must name the same thing on every store and never
+/// leave its prefix: no control characters (a newline would split log
+/// lines and headers), no `\` (a separator on some stores and tools), no
+/// `.` or `..` segment, no empty segment (`//`, a leading `/`). A single
+/// trailing `/` is allowed (a directory-like prefix).
+fn check_key(text: &str, key: &str) -> Result<(), PublishError> {
+    let shown = text.escape_debug();
+    if key.chars().any(char::is_control) {
+        return Err(PublishError::Config(format!(
+            "{shown}: control character in the key"
+        )));
+    }
+    if key.contains('\\') {
+        return Err(PublishError::Config(format!(
+            "{shown}: '\\' in the key (use '/')"
+        )));
+    }
+    let body = key.strip_suffix('/').unwrap_or(key);
+    if body.is_empty() {
+        return Ok(());
+    }
+    for part in body.split('/') {
+        match part {
+            "" => {
+                return Err(PublishError::Config(format!(
+                    "{shown}: empty segment ('//' or a leading '/') in the key"
+                )));
+            }
+            "." | ".." => {
+                return Err(PublishError::Config(format!(
+                    "{shown}: '{part}' segment in the key"
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for S3Url {
@@ -91,7 +130,8 @@ impl Location {
             Ok(Location::S3(S3Url::parse_prefix(text)?))
         } else if text.contains("://") {
             Err(PublishError::Config(format!(
-                "{text}: unsupported URL scheme (use s3:// or a local path)"
+                "{}: unsupported URL scheme (use s3:// or a local path)",
+                text.escape_debug()
             )))
         } else {
             Ok(Location::Local(PathBuf::from(text)))
@@ -130,8 +170,53 @@ mod tests {
         }
         assert!(S3Url::parse_object("s3://bucket/dir/").is_err());
         assert!(matches!(
+            S3Url::parse_object("s3://bucket/a/b.wav"),
+            Ok(S3Url { ref prefix, .. }) if prefix == "a/b.wav"
+        ));
+        assert!(matches!(
             Location::parse_destination("out/dir"),
             Ok(Location::Local(_))
         ));
+    }
+
+    #[test]
+    fn unsafe_prefixes_are_usage_errors() {
+        for bad in [
+            "s3://bucket/a\nb/",
+            "s3://bucket/a\rb",
+            "s3://bucket/a\tb",
+            "s3://bucket/\u{7f}x",
+            "s3://bucket/./x",
+            "s3://bucket/x/./",
+            "s3://bucket/x/..",
+            "s3://bucket/../x",
+            "s3://bucket//x",
+            "s3://bucket/a//b/",
+            "s3://bucket/a\\b",
+            "s3://bucket/x//",
+        ] {
+            let err = Location::parse_destination(bad).err();
+            assert!(
+                matches!(err, Some(PublishError::Config(_))),
+                "{bad:?} should be a usage error: {err:?}"
+            );
+            assert!(S3Url::parse_object(bad).is_err(), "{bad:?} as an object");
+            // One line, whatever the input held.
+            let text = err.map(|e| e.to_string()).unwrap_or_default();
+            assert!(!text.contains('\n') && !text.contains('\r'), "{text:?}");
+        }
+        for good in [
+            "s3://bucket",
+            "s3://bucket/",
+            "s3://bucket/a",
+            "s3://bucket/a/b/",
+            "s3://bucket/a.b/..c/d..",
+            "s3://bucket/caf\u{e9} 1/",
+        ] {
+            assert!(
+                Location::parse_destination(good).is_ok(),
+                "{good:?} should be accepted"
+            );
+        }
     }
 }

@@ -32,6 +32,9 @@ pub struct PublishOptions {
     pub concurrency: usize,
     /// Check and list, write nothing.
     pub dry_run: bool,
+    /// `publish_package`: also publish files the report does not list
+    /// (otherwise a package holding any is refused).
+    pub include_extra: bool,
 }
 
 impl Default for PublishOptions {
@@ -39,6 +42,7 @@ impl Default for PublishOptions {
         PublishOptions {
             concurrency: 8,
             dry_run: false,
+            include_extra: false,
         }
     }
 }

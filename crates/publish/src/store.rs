@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::dir_store::DirStore;
-use crate::error::StoreError;
+use crate::error::PublishError;
 use crate::object::ObjectMeta;
 use crate::s3_store::S3Store;
 
@@ -67,27 +67,29 @@ pub enum Store {
 
 impl Store {
     /// Checks, before any work, that the destination exists and takes
-    /// writes. Writes nothing visible.
-    pub async fn preflight(&self) -> Result<(), StoreError> {
+    /// writes. Writes nothing visible. Errors of the S3 store are
+    /// [`PublishError::Store`]; those of a directory are local I/O
+    /// ([`PublishError::Local`], [`PublishError::Destination`]).
+    pub async fn preflight(&self) -> Result<(), PublishError> {
         match self {
             Store::Dir(d) => d.preflight().await,
-            Store::S3(s) => s.preflight(true).await,
+            Store::S3(s) => Ok(s.preflight(true).await?),
         }
     }
 
     /// Like [`Store::preflight`] without the write probe (`--dry-run`).
-    pub async fn preflight_read_only(&self) -> Result<(), StoreError> {
+    pub async fn preflight_read_only(&self) -> Result<(), PublishError> {
         match self {
             Store::Dir(d) => d.preflight_read_only().await,
-            Store::S3(s) => s.preflight(false).await,
+            Store::S3(s) => Ok(s.preflight(false).await?),
         }
     }
 
     /// What is stored under `relative`, if anything.
-    pub async fn existing(&self, relative: &str) -> Result<Option<Existing>, StoreError> {
+    pub async fn existing(&self, relative: &str) -> Result<Option<Existing>, PublishError> {
         match self {
             Store::Dir(d) => d.existing(relative).await,
-            Store::S3(s) => s.existing(relative).await,
+            Store::S3(s) => Ok(s.existing(relative).await?),
         }
     }
 
@@ -97,10 +99,10 @@ impl Store {
     /// [`StoreErrorKind::Conflict`](crate::StoreErrorKind::Conflict)
     /// unless it already holds exactly these bytes (our own earlier
     /// attempt whose answer was lost).
-    pub async fn put(&self, object: PutObject<'_>) -> Result<(), StoreError> {
+    pub async fn put(&self, object: PutObject<'_>) -> Result<(), PublishError> {
         match self {
             Store::Dir(d) => d.put(object).await,
-            Store::S3(s) => s.put(object).await,
+            Store::S3(s) => Ok(s.put(object).await?),
         }
     }
 

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use audiopack_publish::{
-    Expected, PutObject, S3Credentials, S3Options, S3Store, S3Url, Store, StoreErrorKind, classify,
-    sha256_hex,
+    Expected, PublishErrorKind, PutObject, S3Credentials, S3Options, S3Store, S3Url, Store,
+    StoreErrorKind, classify, sha256_hex,
 };
 use audiopack_testkit::{Fault, FaultProxy, RequestInfo, S3Server, no_faults};
 
@@ -52,7 +52,7 @@ async fn put_expecting(
     relative: &str,
     bytes: &[u8],
     seen: Option<&audiopack_publish::Existing>,
-) -> Result<(), audiopack_publish::StoreError> {
+) -> Result<(), audiopack_publish::PublishError> {
     let (_, meta) = classify(relative, bytes);
     let sha256 = sha256_hex(bytes);
     store
@@ -152,8 +152,12 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
         let err = put_expecting(&store, "1.m4s", &ours, seen.as_ref())
             .await
             .expect_err("their object must not be overwritten");
-        assert_eq!(err.kind, StoreErrorKind::Conflict, "{err}");
-        assert!(err.target.ends_with("/track/1.m4s"), "{err}");
+        assert_eq!(
+            err.kind(),
+            PublishErrorKind::Store(StoreErrorKind::Conflict),
+            "{err}"
+        );
+        assert!(err.to_string().contains("/track/1.m4s: "), "{err}");
         assert_eq!(stored(&server, "1.m4s"), theirs);
 
         // Having seen theirs, we replace it (If-Match on its ETag)...
@@ -172,7 +176,11 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
         let err = put_expecting(&store, "1.m4s", &ours, seen.as_ref())
             .await
             .expect_err("a stale ETag is refused");
-        assert_eq!(err.kind, StoreErrorKind::Conflict, "{err}");
+        assert_eq!(
+            err.kind(),
+            PublishErrorKind::Store(StoreErrorKind::Conflict),
+            "{err}"
+        );
         assert_eq!(stored(&server, "1.m4s"), later);
 
         // The same for a multipart upload, which is aborted.
@@ -182,7 +190,11 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
         let err = put_expecting(&store, "flac.mp4", &big_ours, None)
             .await
             .expect_err("their big object must not be overwritten");
-        assert_eq!(err.kind, StoreErrorKind::Conflict, "{err}");
+        assert_eq!(
+            err.kind(),
+            PublishErrorKind::Store(StoreErrorKind::Conflict),
+            "{err}"
+        );
     });
     assert_eq!(stored(&server, "flac.mp4"), big_theirs);
     assert_eq!(

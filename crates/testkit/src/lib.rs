@@ -14,7 +14,11 @@
 //!   [`FaultPlan`], answers `503 SlowDown` or `500 InternalError`, drops a
 //!   request before or after the server applied it, delays it, or refuses
 //!   connections: the failures an uploader must survive (retry, idempotent
-//!   re-upload, giving up cleanly).
+//!   re-upload, giving up cleanly). It can also read request bodies slowly
+//!   (a slow uplink: uploads progress, but take long) and counts the bytes
+//!   it answers with (what a download really fetched).
+//! * [`StalledEndpoint`] accepts connections and never answers: what a
+//!   client's timeouts must end.
 //! * The `s3-test-server` binary serves a directory the same way for
 //!   benchmarks and manual runs.
 //!
@@ -53,7 +57,9 @@ mod background;
 mod http1;
 mod proxy;
 mod server;
+mod stalled;
 
 pub use access::{Grant, S3User};
 pub use proxy::{Fault, FaultPlan, FaultProxy, FaultStats, RequestInfo, no_faults};
 pub use server::S3Server;
+pub use stalled::StalledEndpoint;

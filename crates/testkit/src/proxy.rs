@@ -94,6 +94,10 @@ pub struct FaultStats {
     /// Connections closed because the proxy was refusing: new ones as they
     /// were accepted, open ones when idle or when their next request came.
     pub refused_connections: u64,
+    /// Bytes of the answers sent to clients (heads and bodies, relayed or
+    /// made up), counted before they are written: at least what a client
+    /// downloaded through the proxy.
+    pub response_bytes: u64,
 }
 
 /// The live counters behind [`FaultStats`].
@@ -108,6 +112,7 @@ struct Counters {
     drop_after_forward: AtomicU64,
     delayed: AtomicU64,
     refused_connections: AtomicU64,
+    response_bytes: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -122,6 +127,8 @@ struct Shared {
     seq: AtomicU64,
     attempts: Mutex<HashMap<String, u32>>,
     counters: Counters,
+    /// Bytes per second read from each client; 0: as fast as they come.
+    read_rate: AtomicU64,
 }
 
 impl Shared {
@@ -183,6 +190,7 @@ impl FaultProxy {
             seq: AtomicU64::new(0),
             attempts: Mutex::new(HashMap::new()),
             counters: Counters::default(),
+            read_rate: AtomicU64::new(0),
         });
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let task_shared = Arc::clone(&shared);
@@ -225,7 +233,17 @@ impl FaultProxy {
             drop_after_forward: get(&c.drop_after_forward),
             delayed: get(&c.delayed),
             refused_connections: get(&c.refused_connections),
+            response_bytes: get(&c.response_bytes),
         }
+    }
+
+    /// Reads from each client connection at most `bytes_per_second` (a
+    /// slow uplink: an upload keeps progressing, slowly); `None` lifts the
+    /// limit. Applies to reads made from now on.
+    pub fn set_read_rate(&self, bytes_per_second: Option<u64>) {
+        self.shared
+            .read_rate
+            .store(bytes_per_second.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// While refusing, like an endpoint going away: new connections are
@@ -324,7 +342,7 @@ async fn serve_client(shared: Arc<Shared>, mut client: TcpStream) {
                 bump(&shared.counters.refused_connections);
                 return;
             }
-            request = read_request(&mut client, &mut pending) => request,
+            request = read_request(&shared, &mut client, &mut pending) => request,
         };
         let request = match request {
             Ok(Some(request)) => request,
@@ -339,7 +357,7 @@ async fn serve_client(shared: Arc<Shared>, mut client: TcpStream) {
                     false,
                     false,
                 );
-                if client.write_all(&response).await.is_ok() {
+                if send(&shared, &mut client, &response).await.is_ok() {
                     linger_close(client).await;
                 }
                 return;
@@ -376,6 +394,7 @@ async fn linger_close(mut client: TcpStream) {
 /// Reads one request (head, then its `Content-Length` body). `Ok(None)`
 /// when the client closed cleanly between requests.
 async fn read_request(
+    shared: &Shared,
     client: &mut TcpStream,
     pending: &mut Vec<u8>,
 ) -> Result<Option<Request>, ReadError> {
@@ -386,7 +405,7 @@ async fn read_request(
         if pending.len() > http1::MAX_HEAD_BYTES {
             return Err(ReadError::Reject(431, "Request Header Fields Too Large"));
         }
-        if read_some(client, pending).await? == 0 {
+        if read_some(shared, client, pending).await? == 0 {
             return if pending.is_empty() {
                 Ok(None)
             } else {
@@ -412,7 +431,7 @@ async fn read_request(
         client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
     }
     while pending.len() < length {
-        if read_some(client, pending).await? == 0 {
+        if read_some(shared, client, pending).await? == 0 {
             return Err(ReadError::Io);
         }
     }
@@ -420,10 +439,39 @@ async fn read_request(
     Ok(Some(Request { line, head, body }))
 }
 
-/// Appends what one read returns to `pending`; cancel-safe.
-async fn read_some(client: &mut TcpStream, pending: &mut Vec<u8>) -> io::Result<usize> {
-    pending.reserve(READ_CHUNK_BYTES);
-    client.read_buf(pending).await
+/// Appends what one read returns to `pending`; cancel-safe. Under a read
+/// rate, reads at most a tenth of a second's worth and then waits out the
+/// time those bytes take at that rate.
+async fn read_some(
+    shared: &Shared,
+    client: &mut TcpStream,
+    pending: &mut Vec<u8>,
+) -> io::Result<usize> {
+    let rate = shared.read_rate.load(Ordering::Relaxed);
+    if rate == 0 {
+        pending.reserve(READ_CHUNK_BYTES);
+        return client.read_buf(pending).await;
+    }
+    let chunk = usize::try_from(rate / 10)
+        .unwrap_or(READ_CHUNK_BYTES)
+        .clamp(1, READ_CHUNK_BYTES);
+    let mut buf = vec![0u8; chunk];
+    let n = client.read(&mut buf).await?;
+    pending.extend_from_slice(&buf[..n]);
+    if n > 0 {
+        tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate as f64)).await;
+    }
+    Ok(n)
+}
+
+/// Writes an answer to the client, counting its bytes first (so the count
+/// never lags what the client has received).
+async fn send(shared: &Shared, client: &mut TcpStream, bytes: &[u8]) -> io::Result<()> {
+    shared
+        .counters
+        .response_bytes
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    client.write_all(bytes).await
 }
 
 /// Applies the plan to one request and answers the client.
@@ -438,13 +486,23 @@ async fn handle(shared: &Shared, client: &mut TcpStream, request: Request) -> io
             bump(&counters.slow_down);
             let xml =
                 http1::s3_error_xml("SlowDown", "Please reduce your request rate.", &request_id);
-            answer_s3_error(client, &request, 503, "Slow Down", &xml, &request_id).await
+            answer_s3_error(
+                shared,
+                client,
+                &request,
+                503,
+                "Slow Down",
+                &xml,
+                &request_id,
+            )
+            .await
         }
         Some(Fault::InternalError) => {
             bump(&counters.internal_error);
             let message = "We encountered an internal error. Please try again.";
             let xml = http1::s3_error_xml("InternalError", message, &request_id);
             answer_s3_error(
+                shared,
                 client,
                 &request,
                 500,
@@ -476,6 +534,7 @@ async fn handle(shared: &Shared, client: &mut TcpStream, request: Request) -> io
 
 /// Writes an S3 XML error the proxy made up.
 async fn answer_s3_error(
+    shared: &Shared,
     client: &mut TcpStream,
     request: &Request,
     status: u16,
@@ -493,7 +552,7 @@ async fn answer_s3_error(
         request.is_head(),
         keep_alive,
     );
-    client.write_all(&response).await?;
+    send(shared, client, &response).await?;
     Ok(if keep_alive {
         Next::KeepAlive
     } else {
@@ -519,10 +578,10 @@ async fn relay(shared: &Shared, client: &mut TcpStream, request: &Request) -> io
             request.is_head(),
             false,
         );
-        client.write_all(&response).await?;
+        send(shared, client, &response).await?;
         return Ok(Next::Close);
     };
-    client.write_all(&relayed.bytes).await?;
+    send(shared, client, &relayed.bytes).await?;
     Ok(if relayed.keep_alive {
         Next::KeepAlive
     } else {
