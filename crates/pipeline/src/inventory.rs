@@ -300,3 +300,102 @@ pub(crate) fn check_replaceable(dest: &Path, input: Option<&Path>) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(files: &[(&str, &[u8])], listed: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tmp");
+        for (path, bytes) in files {
+            let path = dir.path().join(path);
+            fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            fs::write(path, bytes).expect("write");
+        }
+        fs::write(
+            dir.path().join(REPORT_FILE),
+            format!(
+                r#"{{"tool": {{"name": "audiopack"}}, "format_version": 1, "files": {listed}}}"#
+            ),
+        )
+        .expect("report");
+        dir
+    }
+
+    fn reason(result: Result<PackageInventory, JobError>) -> String {
+        match result {
+            Err(JobError::NotAPackage { reason, .. }) => reason,
+            other => panic!("expected NotAPackage, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn lists_and_extras() {
+        let dir = package(
+            &[("a/1.m4s", b"xyz"), ("b.m3u8", b"#"), ("extra.txt", b"!")],
+            r#"[{"path": "a/1.m4s", "bytes": 3}, {"path": "b.m3u8", "bytes": 1}]"#,
+        );
+        let inv = inspect_package(dir.path()).expect("package");
+        assert_eq!(inv.files.len(), 2);
+        assert_eq!(
+            inv.extra,
+            vec![PackageFile {
+                path: "extra.txt".into(),
+                bytes: 1
+            }]
+        );
+    }
+
+    #[test]
+    fn listed_paths_must_stay_inside() {
+        for bad in ["../x", "/etc/passwd", "a//b", "./a", "a\\b", "a\nb", ""] {
+            let listed = serde_json::json!([{ "path": bad, "bytes": 0 }]).to_string();
+            let dir = package(&[], &listed);
+            assert!(
+                reason(inspect_package(dir.path())).contains("invalid path"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_other_tools_versions_sizes_and_duplicates() {
+        let dir = package(&[("a", b"12")], r#"[{"path": "a", "bytes": 3}]"#);
+        assert!(reason(inspect_package(dir.path())).contains("has 2 bytes"));
+        let dir = package(&[], r#"[{"path": "a", "bytes": 3}]"#);
+        assert!(reason(inspect_package(dir.path())).contains("missing"));
+        let dir = package(
+            &[("a", b"1")],
+            r#"[{"path": "a", "bytes": 1}, {"path": "a", "bytes": 1}]"#,
+        );
+        assert!(reason(inspect_package(dir.path())).contains("twice"));
+        let dir = package(&[], "[]");
+        fs::write(
+            dir.path().join(REPORT_FILE),
+            r#"{"tool": {"name": "other"}, "format_version": 1, "files": []}"#,
+        )
+        .expect("write");
+        assert!(reason(inspect_package(dir.path())).contains("not written by audiopack"));
+        fs::write(
+            dir.path().join(REPORT_FILE),
+            r#"{"tool": {"name": "audiopack"}, "format_version": 2, "files": []}"#,
+        )
+        .expect("write");
+        assert!(reason(inspect_package(dir.path())).contains("package format 2"));
+        fs::write(dir.path().join(REPORT_FILE), "{}").expect("write");
+        assert!(reason(inspect_package(dir.path())).contains("not an audiopack package report"));
+    }
+
+    #[test]
+    fn links_and_special_files_are_refused() {
+        let dir = package(&[("a", b"1")], r#"[{"path": "a", "bytes": 1}]"#);
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("l")).expect("link");
+        assert!(reason(inspect_package(dir.path())).contains("symbolic link"));
+        fs::remove_file(dir.path().join("l")).expect("rm");
+        let report = dir.path().join(REPORT_FILE);
+        let real = dir.path().join("real.json");
+        fs::rename(&report, &real).expect("mv");
+        std::os::unix::fs::symlink(&real, &report).expect("link");
+        assert!(reason(inspect_package(dir.path())).contains("report.json is a symbolic link"));
+    }
+}
