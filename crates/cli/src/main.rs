@@ -187,10 +187,13 @@ fn ingest(
         let local = rt.block_on(unless_stopped(
             stop,
             &args.file,
-            audiopack_publish::fetch_input(
+            // The object's head is checked against the limits first (one
+            // ranged GET): an over-limit master is not downloaded.
+            audiopack_publish::fetch_input_checked(
                 &args.file,
                 &args.storage.s3_options(),
                 input_dir.path(),
+                &config.ingest,
             ),
         ))?;
         *spooled = Some(SpooledInput {
