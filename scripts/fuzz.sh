@@ -47,9 +47,9 @@ bin="$fuzz/target/release/$target"
 
 out="$fuzz/out/$target"
 mkdir -p "$out"
-# This machine: the CPU governor is not ours to set, the core dump pattern
-# pipes to a handler (crashes still reach AFL: it sees the signal), and the
-# cores are shared with builds (no pinning). AFL_AUTORESUME continues an
+# Shared machines: the CPU governor is not ours to set (this VM has none),
+# the core dump pattern may pipe to a handler (AFL still sees the crash
+# signal), and the cores are shared with builds (no pinning). AFL_AUTORESUME continues an
 # earlier run's queue in $out. Memory capped at 1 GiB per execution: an
 # input that makes the harness allocate more is a finding.
 export AFL_SKIP_CPUFREQ=1
@@ -57,8 +57,12 @@ export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 export AFL_NO_AFFINITY=1
 export AFL_AUTORESUME=1
 export AFL_NO_UI=1
+case "$target" in
+  cmaf_parse) dict="$fuzz/dict/mp4.dict" ;;
+  *) dict="$fuzz/dict/audio.dict" ;;
+esac
 echo "fuzz: $target for $seconds s (AFL output in ${out#"$root"/})" >&2
-nice -n "$nice_level" cargo afl fuzz -V "$seconds" -m 1024 -t 2000 \
+nice -n "$nice_level" cargo afl fuzz -V "$seconds" -m 1024 -t 2000 -x "$dict" \
   -i "$fuzz/corpus/$target" -o "$out" -- "$bin" > "$out/afl.log" 2>&1 || {
   status=$?
   tail -n 40 "$out/afl.log" >&2
@@ -72,7 +76,9 @@ echo "fuzz: $target ran $(afl_stat run_time) s: $(afl_stat execs_done) execution
   "($(afl_stat execs_per_sec)/s), corpus $(afl_stat corpus_count) inputs," \
   "edge coverage $(afl_stat bitmap_cvg), crashes $(afl_stat saved_crashes), hangs $(afl_stat saved_hangs)"
 
-# Every crash and hang becomes a regression input named by its content.
+# Every crash, and every hang that still takes over 2 s when rerun alone
+# (a busy machine makes AFL see false ones), becomes a regression input
+# named by its content.
 regressions="$fuzz/regressions/$target"
 new=0
 for kind in crashes hangs; do
@@ -82,6 +88,10 @@ for kind in crashes hangs; do
     name="$name-$(sha256sum "$found" | cut -c1-16)"
     dest="$regressions/$name"
     [ -e "$dest" ] && continue
+    if [ "$kind" = hangs ] && timeout 2 "$bin" < "$found" > /dev/null 2>&1; then
+      echo "fuzz: ${found##*/} (a hang under AFL) runs in under 2 s alone: not kept"
+      continue
+    fi
     mkdir -p "$regressions"
     cp "$found" "$dest"
     new=$((new + 1))
