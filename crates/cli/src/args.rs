@@ -122,8 +122,21 @@ pub struct PublishArgs {
     /// Print the publish report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Also publish files the package's report.json does not list (by
+    /// default a package holding any is refused).
+    #[arg(long)]
+    pub include_extra: bool,
     #[command(flatten)]
     pub storage: StorageArgs,
+}
+
+impl PublishArgs {
+    pub fn publish_options(&self) -> PublishOptions {
+        PublishOptions {
+            include_extra: self.include_extra,
+            ..self.storage.publish_options(self.dry_run)
+        }
+    }
 }
 
 /// Limits and strictness for reading the input.

@@ -258,7 +258,7 @@ fn publish(cli: &Cli, args: &PublishArgs, stop: &StopSignal) -> Result<(), Publi
         audiopack_publish::publish_package(
             &args.dir,
             store,
-            &args.storage.publish_options(args.dry_run),
+            &args.publish_options(),
         )
         .await
     }))?;

@@ -210,20 +210,29 @@ fn missing_credentials_are_one_line_and_exit_7() {
 fn a_destination_that_is_a_file_is_exit_6() {
     let tmp = tempfile::tempdir().expect("tmp");
     let pkg = package(tmp.path());
-    let file = pkg.join("report.json");
-    let before = std::fs::read(&file).expect("report");
-    let out = run(&[
-        "publish",
-        pkg.to_str().expect("utf8"),
-        "--out",
-        file.to_str().expect("utf8"),
-    ]);
-    let err = assert_exit(&out, 6);
+    let publish = |dest: &Path| {
+        run(&[
+            "publish",
+            pkg.to_str().expect("utf8"),
+            "--out",
+            dest.to_str().expect("utf8"),
+        ])
+    };
+    // The package's own report (as in the issue): inside the package.
+    let report = pkg.join("report.json");
+    let before = std::fs::read(&report).expect("report");
+    let err = assert_exit(&publish(&report), 6);
+    assert!(err.contains("report.json"), "{err}");
+    assert_eq!(std::fs::read(&report).expect("report"), before);
+    // Any other file.
+    let file = tmp.path().join("notes.txt");
+    std::fs::write(&file, "notes").expect("write");
+    let err = assert_exit(&publish(&file), 6);
     assert!(
-        err.contains("report.json") && err.contains("not a directory"),
+        err.contains("notes.txt") && err.contains("not a directory"),
         "{err}"
     );
-    assert_eq!(std::fs::read(&file).expect("report"), before);
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "notes");
 }
 
 #[test]
@@ -260,4 +269,218 @@ fn an_s3_input_over_the_size_limit_is_exit_5_before_the_download() {
         "{served} bytes downloaded to refuse it"
     );
     assert!(!out_dir.exists());
+}
+
+/// Copies a directory tree (files and directories only).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The first `.m4s` segment below `dir`, relative.
+fn a_segment(dir: &Path) -> PathBuf {
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        if entry.file_type().expect("type").is_dir() {
+            for inner in std::fs::read_dir(entry.path()).expect("read dir").flatten() {
+                if inner.file_name().to_string_lossy().ends_with(".m4s") {
+                    return inner.path();
+                }
+            }
+        }
+    }
+    panic!("no segment in {}", dir.display());
+}
+
+#[test]
+fn publish_checks_the_package_before_any_upload() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let pkg = package(tmp.path());
+    let server = server(tmp.path());
+    let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
+    let publish = |dir: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "publish",
+            dir.to_str().expect("utf8"),
+            "--out",
+            "s3://origin/p/",
+        ];
+        args.extend_from_slice(extra);
+        s3_run(&proxy.endpoint(), &args)
+    };
+    let variant = |name: &str| {
+        let dir = tmp.path().join(name);
+        copy_tree(&pkg, &dir);
+        dir
+    };
+
+    // Not a package at all: `{}` as report, a private key, notes.
+    let loot = tmp.path().join("loot");
+    std::fs::create_dir_all(&loot).expect("mkdir");
+    std::fs::write(loot.join("report.json"), "{}").expect("write");
+    std::fs::write(loot.join("id_rsa"), "-----BEGIN OPENSSH PRIVATE KEY-----").expect("write");
+    std::fs::write(loot.join("notes.txt"), "notes").expect("write");
+    let err = assert_exit(&publish(&loot, &[]), 6);
+    assert!(err.contains("not an audiopack package"), "{err}");
+
+    // report.json not JSON.
+    let garbage = variant("garbage");
+    std::fs::write(garbage.join("report.json"), "not json at all").expect("write");
+    let err = assert_exit(&publish(&garbage, &[]), 6);
+    assert!(err.contains("not an audiopack package"), "{err}");
+
+    // report.json a link to a real package's report.
+    let linked = variant("linked");
+    std::fs::remove_file(linked.join("report.json")).expect("rm");
+    std::os::unix::fs::symlink(pkg.join("report.json"), linked.join("report.json"))
+        .expect("symlink");
+    let err = assert_exit(&publish(&linked, &[]), 6);
+    assert!(err.contains("symbolic link"), "{err}");
+
+    // A segment that is a link to a file outside.
+    let leaky = variant("leaky");
+    let segment = a_segment(&leaky);
+    let size = std::fs::metadata(&segment).expect("meta").len() as usize;
+    let outside = tmp.path().join("secret.bin");
+    std::fs::write(&outside, vec![7u8; size]).expect("write");
+    std::fs::remove_file(&segment).expect("rm");
+    std::os::unix::fs::symlink(&outside, &segment).expect("symlink");
+    let err = assert_exit(&publish(&leaky, &[]), 6);
+    assert!(err.contains("symbolic link"), "{err}");
+
+    // A segment of another size than the report says.
+    let changed = variant("changed");
+    let segment = a_segment(&changed);
+    let mut bytes = std::fs::read(&segment).expect("read");
+    bytes.push(0);
+    std::fs::write(&segment, bytes).expect("write");
+    let err = assert_exit(&publish(&changed, &[]), 6);
+    assert!(err.contains("bytes"), "{err}");
+
+    // A package written before format_version existed.
+    let old = variant("old");
+    let mut report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(old.join("report.json")).expect("read"))
+            .expect("json");
+    report
+        .as_object_mut()
+        .expect("object")
+        .remove("format_version");
+    std::fs::write(old.join("report.json"), report.to_string()).expect("write");
+    let err = assert_exit(&publish(&old, &[]), 6);
+    assert!(err.contains("audiopack ingest"), "{err}");
+
+    // Unlisted files: refused, unless asked for.
+    let extra = variant("extra");
+    std::fs::write(extra.join("notes.txt"), "notes").expect("write");
+    let err = assert_exit(&publish(&extra, &[]), 6);
+    assert!(
+        err.contains("notes.txt") && err.contains("--include-extra"),
+        "{err}"
+    );
+
+    // None of that reached the storage, not even a preflight.
+    let stats = proxy.stats();
+    assert_eq!(stats.requests, 0, "{stats:?}");
+    assert!(server.list_keys(BUCKET).is_empty());
+
+    let out = publish(&extra, &["--include-extra"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys = server.list_keys(BUCKET);
+    assert!(keys.contains(&"p/notes.txt".to_string()), "{keys:?}");
+    assert!(keys.contains(&"p/master.m3u8".to_string()), "{keys:?}");
+}
+
+#[test]
+fn publish_to_a_directory_follows_the_rule_of_ingest_out() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let pkg = package(tmp.path());
+    let publish = |dest: &Path| {
+        run(&[
+            "publish",
+            pkg.to_str().expect("utf8"),
+            "--out",
+            dest.to_str().expect("utf8"),
+        ])
+    };
+
+    // A directory holding something else.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).expect("mkdir");
+    std::fs::write(foreign.join("master.m3u8"), "mine").expect("write");
+    let err = assert_exit(&publish(&foreign), 6);
+    assert!(err.contains("refusing"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("master.m3u8")).expect("read"),
+        "mine"
+    );
+    assert_eq!(std::fs::read_dir(&foreign).expect("ls").count(), 1);
+
+    // A link to a directory.
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&elsewhere, &link).expect("symlink");
+    let err = assert_exit(&publish(&link), 6);
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read_dir(&elsewhere).expect("ls").count(), 0);
+
+    // An earlier package whose rendition directory is a link elsewhere.
+    let trapped = tmp.path().join("trapped");
+    copy_tree(&pkg, &trapped);
+    let segment = a_segment(&trapped);
+    let rendition = segment.parent().expect("rendition").to_path_buf();
+    let victim = tmp.path().join("victim");
+    std::fs::rename(&rendition, &victim).expect("move");
+    std::os::unix::fs::symlink(&victim, &rendition).expect("symlink");
+    let before: Vec<_> = std::fs::read_dir(&victim)
+        .expect("ls")
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name(),
+                e.metadata().expect("meta").modified().expect("mtime"),
+            )
+        })
+        .collect();
+    let err = assert_exit(&publish(&trapped), 6);
+    assert!(err.contains("symbolic link"), "{err}");
+    let after: Vec<_> = std::fs::read_dir(&victim)
+        .expect("ls")
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name(),
+                e.metadata().expect("meta").modified().expect("mtime"),
+            )
+        })
+        .collect();
+    assert_eq!(before, after, "written through the link");
+
+    // Inside the package itself.
+    let err = assert_exit(&publish(&pkg.join("copy")), 6);
+    assert!(err.contains("overlaps"), "{err}");
+    assert!(!pkg.join("copy").exists());
+
+    // Absent, then an earlier package (a rerun): both fine.
+    let fresh = tmp.path().join("fresh");
+    for _ in 0..2 {
+        let out = publish(&fresh);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(fresh.join("master.m3u8").is_file());
 }

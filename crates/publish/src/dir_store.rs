@@ -25,6 +25,11 @@ impl DirStore {
         DirStore { root: root.into() }
     }
 
+    /// The destination directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub(crate) fn path_of(&self, relative: &str) -> PathBuf {
         below(&self.root, relative).unwrap_or_else(|| self.root.join(relative))
     }
@@ -175,5 +180,56 @@ impl DirStore {
                 "not a plain relative path below the destination",
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::PublishErrorKind;
+    use crate::object::classify;
+    use crate::store::Expected;
+
+    fn put<'a>(relative: &'a str, bytes: &'a [u8], meta: &'a crate::ObjectMeta) -> PutObject<'a> {
+        PutObject {
+            relative,
+            bytes,
+            sha256: "",
+            meta,
+            expected: Expected::Anything,
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_never_go_through_a_link_planted_after_the_check() -> Result<(), PublishError> {
+        let tmp = tempfile::tempdir().map_err(PublishError::local(".", "tmp"))?;
+        let root = tmp.path().join("dest");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&outside).map_err(PublishError::local(&outside, "mkdir"))?;
+        let store = DirStore::new(&root);
+        store.preflight().await?;
+        let (_, meta) = classify("opus_64k/1.m4s", b"");
+        // A rendition directory swapped for a link once the run started.
+        std::os::unix::fs::symlink(&outside, root.join("opus_64k"))
+            .map_err(PublishError::local(&root, "symlink"))?;
+        let err = store.put(put("opus_64k/1.m4s", b"segment", &meta)).await;
+        assert!(
+            matches!(&err, Err(e) if e.kind() == PublishErrorKind::Io && e.to_string().contains("symbolic link")),
+            "{err:?}"
+        );
+        assert!(store.existing("opus_64k/1.m4s").await.is_err());
+        // A file replaced by a link: the link is replaced, its target kept.
+        let target = outside.join("kept");
+        std::fs::write(&target, b"kept").map_err(PublishError::local(&target, "write"))?;
+        std::os::unix::fs::symlink(&target, root.join("master.m3u8"))
+            .map_err(PublishError::local(&root, "symlink"))?;
+        store.put(put("master.m3u8", b"#EXTM3U\n", &meta)).await?;
+        assert_eq!(std::fs::read(&target).ok().as_deref(), Some(&b"kept"[..]));
+        assert_eq!(
+            std::fs::read_dir(&outside).map(|d| d.count()).ok(),
+            Some(1),
+            "nothing written outside"
+        );
+        Ok(())
     }
 }

@@ -77,8 +77,6 @@ pub enum PublishError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not an audiopack package (no report.json)")]
-    NotAPackage { path: PathBuf },
     /// A local destination that may not receive the package (a file, a
     /// link, a directory holding something else); nothing was written.
     #[error("{path}: refusing to publish here: {reason}")]
@@ -92,9 +90,7 @@ impl PublishError {
         match self {
             PublishError::Job(e) => PublishErrorKind::Job(e.kind()),
             PublishError::Store(e) => PublishErrorKind::Store(e.kind),
-            PublishError::Local { .. }
-            | PublishError::NotAPackage { .. }
-            | PublishError::Destination { .. } => PublishErrorKind::Io,
+            PublishError::Local { .. } | PublishError::Destination { .. } => PublishErrorKind::Io,
             PublishError::Config(_) => PublishErrorKind::Config,
         }
     }

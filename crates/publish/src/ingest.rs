@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 
 use crate::error::PublishError;
 use crate::location::S3Url;
-use crate::publisher::{PublishOptions, PublishReport, Publisher, REPORT};
+use crate::package::{check_apart, files_to_publish};
+use crate::publisher::{PublishOptions, PublishReport, Publisher};
 use crate::s3_store::{S3Options, S3Store};
 use crate::store::Store;
 
@@ -87,22 +88,36 @@ pub fn ingest_to_store(
 }
 
 /// Publishes an already packaged directory (`audiopack publish`).
+///
+/// The package is checked first, before the destination is even looked
+/// at ([`audiopack_pipeline::inspect_package`]): an audiopack report of a
+/// known format that lists every file present with its size, no link or
+/// special file anywhere, and nothing unlisted unless
+/// [`PublishOptions::include_extra`]. Only the files it lists are
+/// published. A local destination must be absent, empty or an earlier
+/// package, and apart from the package.
 pub async fn publish_package(
     dir: &Path,
     store: Arc<Store>,
     options: &PublishOptions,
 ) -> Result<PublishReport, PublishError> {
-    if !dir.join(REPORT).is_file() {
-        return Err(PublishError::NotAPackage {
-            path: dir.to_path_buf(),
-        });
+    let checked = dir.to_path_buf();
+    let include_extra = options.include_extra;
+    let files = tokio::task::spawn_blocking(move || files_to_publish(&checked, include_extra))
+        .await
+        .map_err(|e| PublishError::Config(format!("checking the package: {e}")))??;
+    if let Store::Dir(dest) = store.as_ref() {
+        check_apart(dir, dest.root())?;
     }
     if options.dry_run {
         store.preflight_read_only().await?;
     } else {
         store.preflight().await?;
     }
-    Publisher::new(store, dir, options).finish().await
+    Publisher::new(store, dir, options)
+        .with_files(files)
+        .finish()
+        .await
 }
 
 /// Downloads an `s3://bucket/key` input into `dir` (under the key's file

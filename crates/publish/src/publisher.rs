@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use audiopack_pipeline::{JobError, PackageFile};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -106,6 +107,9 @@ pub struct Publisher {
     early: usize,
     /// Remove each media file from `dir` once it is stored.
     discard_stored_media: bool,
+    /// The files to publish, with their checked sizes; `None`: every file
+    /// found in `dir` (a spool this process wrote).
+    files: Option<Vec<PackageFile>>,
 }
 
 impl Publisher {
@@ -122,7 +126,16 @@ impl Publisher {
             started: Instant::now(),
             early: 0,
             discard_stored_media: false,
+            files: None,
         }
+    }
+
+    /// Publishes exactly these files (checked by
+    /// [`audiopack_pipeline::inspect_package`]), each of its listed size,
+    /// instead of whatever the directory holds.
+    pub fn with_files(mut self, files: Vec<PackageFile>) -> Publisher {
+        self.files = Some(files);
+        self
     }
 
     /// For a spool that only exists to be published: each media file is
@@ -152,8 +165,14 @@ impl Publisher {
         let path = self.dir.join(&relative);
         let dry_run = self.dry_run;
         let discard = self.discard_stored_media;
+        let size = self.files.as_ref().and_then(|files| {
+            files
+                .binary_search_by(|f| f.path.as_str().cmp(&relative))
+                .ok()
+                .map(|i| files[i].bytes)
+        });
         self.tasks.spawn(async move {
-            let result = publish_file(&store, &path, &relative, dry_run).await;
+            let result = publish_file(&store, &path, &relative, size, dry_run).await;
             if discard && result.as_ref().is_ok_and(|o| o.class == ObjectClass::Media) {
                 // Only disk space is at stake if this fails.
                 let _ = tokio::fs::remove_file(&path).await;
@@ -188,7 +207,10 @@ impl Publisher {
     /// when it is missing: an identical rerun writes nothing.
     pub async fn finish(mut self) -> Result<PublishReport, PublishError> {
         self.early = self.submitted.len();
-        let files = package_files(&self.dir)?;
+        let files = match &self.files {
+            Some(files) => classified(&self.dir, files.iter().map(|f| f.path.clone()))?,
+            None => package_files(&self.dir)?,
+        };
         for phase in [
             ObjectClass::Media,
             ObjectClass::MediaPlaylist,
@@ -227,7 +249,10 @@ impl Publisher {
                     .await
                     .map_err(PublishError::local(&local_report, "reading"))?;
                 let bytes = report_with_publish(&text, &report).map_err(|e| {
-                    PublishError::Config(format!("{}: {e}", local_report.display()))
+                    PublishError::Job(JobError::NotAPackage {
+                        path: self.dir.clone(),
+                        reason: format!("report.json: {e}"),
+                    })
                 })?;
                 if !self.dry_run {
                     let sha256 = sha256_hex(&bytes);
@@ -281,11 +306,23 @@ async fn publish_file(
     store: &Store,
     path: &Path,
     relative: &str,
+    size: Option<u64>,
     dry_run: bool,
 ) -> Result<ObjectReport, PublishError> {
     let bytes = tokio::fs::read(path)
         .await
         .map_err(PublishError::local(path, "reading"))?;
+    if let Some(size) = size
+        && size != bytes.len() as u64
+    {
+        return Err(PublishError::Job(JobError::NotAPackage {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{} bytes, {size} when the package was checked: it changed while being published",
+                bytes.len()
+            ),
+        }));
+    }
     let (class, meta) = classify(relative, &bytes);
     // Hash big files off the async workers.
     let (sha256, bytes) = tokio::task::spawn_blocking(move || (sha256_hex(&bytes), bytes))
@@ -332,6 +369,26 @@ async fn finish_file(
         sha256,
         action,
     })
+}
+
+/// These files of `dir` with their classes, sorted by path (`.m3u8` files
+/// are read to tell masters from media playlists).
+fn classified(
+    dir: &Path,
+    relatives: impl Iterator<Item = String>,
+) -> Result<Vec<(String, ObjectClass)>, PublishError> {
+    let mut files = Vec::new();
+    for relative in relatives {
+        let head = if relative.ends_with(".m3u8") {
+            let path = dir.join(&relative);
+            std::fs::read(&path).map_err(PublishError::local(path, "reading"))?
+        } else {
+            Vec::new()
+        };
+        files.push((relative.clone(), classify(&relative, &head).0));
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Every file of a package (dot-files skipped), with its class, sorted by
