@@ -27,6 +27,8 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: not a regular file: {what}")]
+    NotAFile { path: PathBuf, what: &'static str },
     #[error("{path}: the file is empty")]
     Empty { path: PathBuf },
     #[error("{path}: not a recognised audio format (WAV, AIFF, FLAC, MP3 or Ogg Vorbis): {detail}")]
@@ -61,6 +63,7 @@ impl IngestError {
         match self {
             IngestError::Io { .. } => ErrorKind::Io,
             IngestError::Empty { .. }
+            | IngestError::NotAFile { .. }
             | IngestError::Malformed { .. }
             | IngestError::Truncated { .. }
             | IngestError::Corrupt { .. } => ErrorKind::BadInput,

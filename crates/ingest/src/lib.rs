@@ -34,9 +34,15 @@
 
 mod config;
 mod error;
+mod input_file;
+mod metadata_budget;
+mod patched;
+mod prescan;
+mod probe;
 mod source;
 mod tags;
 
 pub use config::{IngestConfig, Limits};
 pub use error::{ErrorKind, IngestError};
+pub use input_file::check_input_file;
 pub use source::{ScanReport, Source, SourceInfo, scan};

@@ -18,6 +18,11 @@ use symphonia::core::meta::MetadataOptions;
 
 use crate::config::IngestConfig;
 use crate::error::IngestError;
+use crate::input_file::check_input_file;
+use crate::metadata_budget::{MetadataBudget, with_budget};
+use crate::patched::PatchedSource;
+use crate::prescan::{Prescan, prescan};
+use crate::probe::probe;
 use crate::tags::read_tags;
 
 /// What the header says about a source.
@@ -55,6 +60,10 @@ pub struct Source {
     max_frames: u64,
     block: Vec<Vec<f32>>,
     frames: u64,
+    /// MP3: the frame count of the Xing/Info header, checked at the end.
+    xing_frames: Option<u32>,
+    /// Packets of our track read so far.
+    packets: u64,
     finished: bool,
     warnings: Vec<String>,
 }
@@ -75,11 +84,10 @@ impl Source {
             path: path.to_path_buf(),
             source,
         };
+        // Before opening: a FIFO would block open() until a writer comes.
+        check_input_file(path)?;
         let file = File::open(path).map_err(io_err)?;
         let meta = file.metadata().map_err(io_err)?;
-        if meta.is_dir() {
-            return Err(io_err(std::io::Error::other("is a directory")));
-        }
         if meta.len() == 0 {
             return Err(IngestError::Empty {
                 path: path.to_path_buf(),
@@ -96,24 +104,38 @@ impl Source {
         config: &IngestConfig,
     ) -> Result<Source, IngestError> {
         let path_buf = path.to_path_buf();
+        let mut media = media;
         if media.byte_len() == Some(0) {
             return Err(IngestError::Empty { path: path_buf });
         }
-        let mss = MediaSourceStream::new(media, MediaSourceStreamOptions::default());
-        let mut reader = symphonia::default::get_probe()
-            .probe(
+        let mut budget = MetadataBudget::default();
+        let scan = if media.is_seekable() {
+            prescan(media.as_mut(), &mut budget).map_err(|source| IngestError::Io {
+                path: path_buf.clone(),
+                source,
+            })?
+        } else {
+            Prescan::default()
+        };
+        let mut warnings = scan_verdict(&path_buf, &scan, config)?;
+        let media = PatchedSource::new(media, scan.patches);
+        let mss = MediaSourceStream::new(Box::new(media), MediaSourceStreamOptions::default());
+        let (probed, budget) = with_budget(budget, || {
+            probe().probe(
                 &Hint::new(),
                 mss,
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(|e| match e {
-                SymError::Unsupported(what) => IngestError::UnknownFormat {
-                    path: path_buf.clone(),
-                    detail: what.to_string(),
-                },
-                other => classify(&path_buf, other, "reading the header"),
-            })?;
+        });
+        warnings.extend(budget.warnings);
+        let mut reader = probed.map_err(|e| match e {
+            SymError::Unsupported(what) => IngestError::UnknownFormat {
+                path: path_buf.clone(),
+                detail: what.to_string(),
+            },
+            other => classify(&path_buf, other, "reading the header"),
+        })?;
         let format = match reader.format_info().short_name {
             "wave" => "wav",
             other => other,
@@ -227,8 +249,10 @@ impl Source {
             max_frames,
             block: Vec::new(),
             frames: 0,
+            xing_frames: scan.xing_frames.filter(|_| is_mp3),
+            packets: 0,
             finished: false,
-            warnings: Vec::new(),
+            warnings,
         })
     }
 
@@ -271,6 +295,7 @@ impl Source {
             if packet.track_id != self.track_id {
                 continue;
             }
+            self.packets += 1;
             let decoded = match self.decoder.decode(&packet) {
                 Ok(buf) => buf,
                 Err(e @ (SymError::DecodeError(_) | SymError::IoError(_))) => {
@@ -304,14 +329,18 @@ impl Source {
             }
             decoded.copy_to_vecs_planar::<f32>(&mut self.block);
             if self.check_finite
-                && let Some(bad) = self.block.iter().flatten().position(|x| !x.is_finite())
+                && let Some((channel, frame, value)) = first_absurd_sample(&self.block)
             {
-                let at = self.frames + (bad % frames) as u64;
+                let at = self.frames + frame as u64;
                 return Err(IngestError::Corrupt {
                     path: self.info.path.clone(),
                     at_frame: at,
                     at_seconds: self.seconds(at),
-                    detail: "a float sample is NaN or infinite".into(),
+                    detail: format!(
+                        "float sample {value:e} in channel {} is NaN, infinite or beyond \
+                         ±{MAX_FLOAT_SAMPLE:e} (full scale is ±1)",
+                        channel + 1
+                    ),
                 });
             }
             self.frames += frames as u64;
@@ -366,6 +395,22 @@ impl Source {
     fn end_of_stream(&mut self) -> Result<(), IngestError> {
         self.finished = true;
         self.check_not_empty()?;
+        // The declared length of an MP3 comes from this count, so check it first.
+        if let Some(counted) = self.xing_frames
+            && u64::from(counted) != self.packets
+        {
+            let err = IngestError::Malformed {
+                path: self.info.path.clone(),
+                detail: format!(
+                    "the Xing/Info header counts {counted} MP3 frames but the stream holds {}",
+                    self.packets
+                ),
+            };
+            if self.strict {
+                return Err(err);
+            }
+            self.warnings.push(err.to_string());
+        }
         if let Some(expected) = self.info.declared_frames
             && self.exact_length
             && expected != self.frames
@@ -410,6 +455,56 @@ impl Source {
         }
         Ok(())
     }
+}
+
+/// What the pre-scan found that ends the job before decoding (returned as
+/// errors), or that lenient mode lets through (returned as warnings).
+fn scan_verdict(
+    path: &Path,
+    scan: &Prescan,
+    config: &IngestConfig,
+) -> Result<Vec<String>, IngestError> {
+    let malformed = |detail: String| IngestError::Malformed {
+        path: path.to_path_buf(),
+        detail,
+    };
+    if let Some(detail) = &scan.malformed {
+        return Err(malformed(detail.clone()));
+    }
+    let mut warnings = Vec::new();
+    for lie in &scan.lies {
+        if config.strict {
+            return Err(malformed(lie.clone()));
+        }
+        warnings.push(malformed(lie.clone()).to_string());
+    }
+    // Symphonia cannot even map 27 or more WAV channels; a well-formed
+    // header with too many is over the limit, not broken.
+    let max = u32::from(config.limits.max_channels);
+    if let Some(channels) = scan.channels.filter(|&c| c > max) {
+        return Err(IngestError::Limit {
+            path: path.to_path_buf(),
+            detail: format!("{channels} channels; at most {max} are accepted"),
+        });
+    }
+    Ok(warnings)
+}
+
+/// Float PCM beyond this magnitude is not audio but garbage (full scale is
+/// ±1; real masters overshoot by a few dB at most). Summing squares of such
+/// values overflows the loudness meter, so it is refused like NaN.
+const MAX_FLOAT_SAMPLE: f32 = 1e6;
+
+/// The first sample (channel, frame, value) that is NaN, infinite or beyond
+/// [`MAX_FLOAT_SAMPLE`], in frame order.
+fn first_absurd_sample(block: &[Vec<f32>]) -> Option<(usize, usize, f32)> {
+    let absurd = |x: &f32| x.is_nan() || x.abs() > MAX_FLOAT_SAMPLE;
+    block
+        .iter()
+        .enumerate()
+        .filter_map(|(c, plane)| plane.iter().position(absurd).map(|f| (f, c, plane[f])))
+        .min_by_key(|&(f, c, _)| (f, c))
+        .map(|(f, c, v)| (c, f, v))
 }
 
 /// Maps a symphonia error to ours, naming what we were doing.
