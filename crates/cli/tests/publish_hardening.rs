@@ -483,4 +483,105 @@ fn publish_to_a_directory_follows_the_rule_of_ingest_out() {
         );
     }
     assert!(fresh.join("master.m3u8").is_file());
+
+    // Another package over it: what the earlier one had and this one has
+    // not is removed once it is complete, so the destination stays a
+    // package with nothing else (and takes a third publish).
+    let other = tmp.path().join("other");
+    ingest_json(
+        &fixture("demo.flac"),
+        &other,
+        &["--no-lossless", "--ladder", "96"],
+    );
+    for source in [&other, &other, &pkg] {
+        let out = run(&[
+            "publish",
+            source.to_str().expect("utf8"),
+            "--out",
+            fresh.to_str().expect("utf8"),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut published = files_below(&fresh);
+        let mut expected = files_below(source);
+        published.retain(|f| f != "report.json");
+        expected.retain(|f| f != "report.json");
+        assert_eq!(published, expected, "after publishing {}", source.display());
+    }
+}
+
+/// Every file and directory below `dir`, relative, sorted.
+fn files_below(dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.file_type().expect("type").is_dir() {
+                out.push(format!("{name}/"));
+                walk(&entry.path(), &format!("{name}/"), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out);
+    out.sort();
+    out
+}
+
+/// A WAV header declaring 8 kHz 16-bit mono and `data_bytes` of samples,
+/// followed by `actual` bytes of silence.
+fn wav(data_bytes: u32, actual: usize) -> Vec<u8> {
+    let mut w = Vec::with_capacity(44 + actual);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&data_bytes.saturating_add(36).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&16000u32.to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_bytes.to_le_bytes());
+    w.resize(44 + actual, 0);
+    w
+}
+
+#[test]
+fn an_s3_input_whose_header_is_over_the_limits_is_exit_5_before_the_download() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = server(tmp.path());
+    // 4 GB of 8 kHz 16-bit mono declared (74 h); the object is 48 MiB.
+    let object = server.object_path(BUCKET, "uploads/long.wav");
+    std::fs::create_dir_all(object.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&object, wav(0xFFFF_0000, 48 << 20)).expect("object");
+    let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
+    let started = Instant::now();
+    let out = s3_run(
+        &proxy.endpoint(),
+        &[
+            "ingest",
+            "s3://origin/uploads/long.wav",
+            "--out",
+            "s3://origin/long/",
+        ],
+    );
+    let took = started.elapsed();
+    let err = assert_exit(&out, 5);
+    let served = proxy.stats().response_bytes;
+    eprintln!("over-limit header on a 48 MiB object: {took:?}, {served} bytes served: {err}");
+    assert!(err.contains("s3://origin/uploads/long.wav"), "{err}");
+    assert!(
+        served < 128 * 1024,
+        "{served} bytes downloaded to refuse it"
+    );
+    assert!(
+        server.list_keys(BUCKET) == ["uploads/long.wav"],
+        "nothing published"
+    );
 }

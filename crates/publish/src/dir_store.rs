@@ -10,6 +10,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::error::PublishError;
 use crate::object::sha256_hex;
@@ -18,11 +19,18 @@ use crate::store::{Existing, PutObject, below};
 
 pub struct DirStore {
     root: PathBuf,
+    /// The files of the earlier package found at the destination by the
+    /// preflight: those the new one does not have are removed once it is
+    /// complete, so the destination stays a package with nothing else.
+    previous: Mutex<Vec<String>>,
 }
 
 impl DirStore {
     pub fn new(root: impl Into<PathBuf>) -> DirStore {
-        DirStore { root: root.into() }
+        DirStore {
+            root: root.into(),
+            previous: Mutex::new(Vec::new()),
+        }
     }
 
     /// The destination directory.
@@ -37,9 +45,46 @@ impl DirStore {
     /// Checks the destination may take the package, writing nothing.
     pub(crate) async fn preflight_read_only(&self) -> Result<(), PublishError> {
         let root = self.root.clone();
-        tokio::task::spawn_blocking(move || check_replaceable(&root))
+        let previous = tokio::task::spawn_blocking(move || check_replaceable(&root))
             .await
-            .map_err(|e| PublishError::Config(format!("checking the destination: {e}")))?
+            .map_err(|e| PublishError::Config(format!("checking the destination: {e}")))??;
+        if let Ok(mut slot) = self.previous.lock() {
+            *slot = previous.into_iter().map(|f| f.path).collect();
+        }
+        Ok(())
+    }
+
+    /// Removes the files of the earlier package that the one just
+    /// published does not have (`kept`, `report.json` aside), and the
+    /// directories they leave empty. Called once the new package is
+    /// complete: its manifests no longer reference them.
+    pub(crate) async fn remove_previous(&self, kept: &[String]) -> Result<(), PublishError> {
+        let previous = self
+            .previous
+            .lock()
+            .map(|mut slot| std::mem::take(&mut *slot))
+            .unwrap_or_default();
+        for relative in previous {
+            if kept.binary_search(&relative).is_ok() {
+                continue;
+            }
+            let path = self.checked(&relative)?;
+            self.check_components(&path)?;
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(PublishError::local(&path, "removing")(e)),
+            }
+            // Only empty directories go; anything else stays.
+            let mut dir = path.parent();
+            while let Some(d) = dir.filter(|d| *d != self.root.as_path()) {
+                if tokio::fs::remove_dir(d).await.is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+        Ok(())
     }
 
     /// [`preflight_read_only`](Self::preflight_read_only), then creates the

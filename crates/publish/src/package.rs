@@ -81,10 +81,11 @@ fn explain_old_package(dir: &Path, error: JobError) -> PublishError {
 /// Whether a local destination may receive a package (the rule of
 /// `ingest --out`): absent, an empty directory, or an earlier audiopack
 /// package with nothing else in it. Never a symbolic link or a file.
-pub(crate) fn check_replaceable(dest: &Path) -> Result<(), PublishError> {
+/// Returns the files the earlier package lists (none otherwise).
+pub(crate) fn check_replaceable(dest: &Path) -> Result<Vec<PackageFile>, PublishError> {
     let meta = match fs::symlink_metadata(dest) {
         Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(PublishError::local(dest, "reading")(e)),
     };
     if meta.file_type().is_symlink() {
@@ -97,7 +98,7 @@ pub(crate) fn check_replaceable(dest: &Path) -> Result<(), PublishError> {
         .map(|mut d| d.next().is_none())
         .map_err(PublishError::local(dest, "listing"))?;
     if empty {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let inventory = inspect_package(dest).map_err(|e| match e {
         JobError::NotAPackage { reason, .. } => {
@@ -118,7 +119,7 @@ pub(crate) fn check_replaceable(dest: &Path) -> Result<(), PublishError> {
             ),
         ));
     }
-    Ok(())
+    Ok(inventory.files)
 }
 
 /// Refuses a destination inside the package being published, or a package

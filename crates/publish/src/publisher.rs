@@ -269,6 +269,10 @@ impl Publisher {
                 }
             }
         }
+        if !self.dry_run {
+            let kept: Vec<String> = files.into_iter().map(|(relative, _)| relative).collect();
+            self.store.remove_previous(&kept).await?;
+        }
         report.retries = self.store.retries();
         report.duration_seconds = self.started.elapsed().as_secs_f64();
         Ok(report)

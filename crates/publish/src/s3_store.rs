@@ -935,11 +935,12 @@ where
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
             let code = ctx.err().code();
-            let message = match (code, ctx.err().message()) {
+            // The server's words, on one line whatever it sent.
+            let message = one_line(&match (code, ctx.err().message()) {
                 (Some(c), Some(m)) => format!("{status} {c}: {m}"),
                 (Some(c), None) => format!("{status} {c}"),
                 _ => format!("HTTP {status}"),
-            };
+            });
             if code.is_some_and(|c| TRANSIENT_CODES.contains(&c))
                 || status >= 500
                 || status == 429

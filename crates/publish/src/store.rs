@@ -106,6 +106,17 @@ impl Store {
         }
     }
 
+    /// Once a package is complete: a directory drops the files of the
+    /// earlier package it replaced that this one does not have (`kept`:
+    /// every file published, sorted). Objects under an S3 prefix are left
+    /// (see the crate documentation).
+    pub async fn remove_previous(&self, kept: &[String]) -> Result<(), PublishError> {
+        match self {
+            Store::Dir(d) => d.remove_previous(kept).await,
+            Store::S3(_) => Ok(()),
+        }
+    }
+
     /// How an object is named in messages and the report.
     pub fn describe(&self, relative: &str) -> String {
         match self {
