@@ -385,6 +385,12 @@ fn publish_checks_the_package_before_any_upload() {
         "{err}"
     );
 
+    // An unlisted name that cannot be a key, even when extras are asked for.
+    let odd = variant("odd");
+    std::fs::write(odd.join("line\nbreak.txt"), "x").expect("write");
+    let err = assert_exit(&publish(&odd, &["--include-extra"]), 6);
+    assert!(err.contains("object key"), "{err}");
+
     // None of that reached the storage, not even a preflight.
     let stats = proxy.stats();
     assert_eq!(stats.requests, 0, "{stats:?}");

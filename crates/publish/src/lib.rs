@@ -38,7 +38,21 @@
 //!   way.
 //! * **Atomic objects**: a PUT is whole or absent on S3; multipart uploads
 //!   are aborted on failure; the directory store writes a temporary file
-//!   and renames it.
+//!   (`create_new`) and renames it, never through a link.
+//! * **Only packages** ([`publish_package`]): the directory is checked by
+//!   [`audiopack_pipeline::inspect_package`] before any request (an
+//!   audiopack report of a known format listing every file with its size,
+//!   no links, nothing unlisted unless [`PublishOptions::include_extra`]),
+//!   and only what it lists is published. A local destination follows the
+//!   rule of `ingest --out` (absent, empty or an earlier package).
+//! * **Timeouts** ([`S3Options`]): a short attempt timeout for requests
+//!   without a body (an endpoint that never answers fails the preflight in
+//!   seconds), and one that grows with the body for uploads (a slow link
+//!   that keeps moving is never cut short); downloads may pause only so
+//!   long.
+//! * **Inputs** ([`fetch_input_checked`]): a ranged GET of the head first;
+//!   an object over the maximum size, or whose header is over the ingest
+//!   limits, is refused before the download.
 //!
 //! What is not done: objects of an earlier, different package under the
 //! same prefix that the new one no longer has are left in place (nothing

@@ -40,6 +40,21 @@ pub(crate) fn files_to_publish(
     let inventory = inspect_package(dir).map_err(|e| explain_old_package(dir, e))?;
     let mut files = inventory.files;
     if include_extra {
+        // Unlisted names were not checked by the report's rule: they
+        // become object keys, so the same rule as listed paths.
+        if let Some(bad) = inventory
+            .extra
+            .iter()
+            .find(|f| f.path.contains('\\') || f.path.chars().any(char::is_control))
+        {
+            return Err(not_a_package(
+                dir,
+                format!(
+                    "{} cannot be an object key (control character or '\\')",
+                    bad.path.escape_debug()
+                ),
+            ));
+        }
         files.extend(inventory.extra);
         files.sort();
     } else if let Some(first) = inventory.extra.first() {

@@ -677,10 +677,18 @@ impl S3Store {
             }
         }
         let local_failure = std::sync::Mutex::new(None);
+        let too_large = AtomicBool::new(false);
         let fetched = with_retries(&self.options.retry, &target, &self.retries, || async {
             match self.download(dest).await {
                 Ok(total) => Ok(total),
                 Err(Download::Remote(failure)) => Err(failure),
+                Err(Download::TooLarge) => {
+                    too_large.store(true, Ordering::Relaxed);
+                    Err(Failure::Permanent(
+                        StoreErrorKind::Failed,
+                        "over the maximum input size".into(),
+                    ))
+                }
                 Err(Download::Local(e)) => {
                     let message = e.to_string();
                     if let Ok(mut slot) = local_failure.lock() {
@@ -699,7 +707,16 @@ impl S3Store {
                 source: e,
             });
         }
-        Ok(fetched?)
+        match fetched {
+            Err(_) if too_large.load(Ordering::Relaxed) => Err(over_limit(
+                &target,
+                format!(
+                    "the object grew past {} bytes (the most accepted) while downloading",
+                    self.options.max_input_bytes
+                ),
+            )),
+            other => Ok(other?),
+        }
     }
 
     /// The first [`INPUT_HEAD_BYTES`] of the object and its total size;
@@ -768,13 +785,7 @@ impl S3Store {
                 Ok(Ok(Some(chunk))) => {
                     total += chunk.len() as u64;
                     if total > self.options.max_input_bytes {
-                        return Err(Download::Remote(Failure::Permanent(
-                            StoreErrorKind::Failed,
-                            format!(
-                                "the object grew past {} bytes while downloading",
-                                self.options.max_input_bytes
-                            ),
-                        )));
+                        return Err(Download::TooLarge);
                     }
                     file.write_all(&chunk).await.map_err(Download::Local)?;
                 }
@@ -797,11 +808,12 @@ impl S3Store {
     }
 }
 
-/// How one download attempt failed: the network (maybe retried) or the
-/// local disk (never).
+/// How one download attempt failed: the network (maybe retried), the
+/// local disk (never), or an object larger than the maximum input size.
 enum Download {
     Remote(Failure),
     Local(std::io::Error),
+    TooLarge,
 }
 
 fn stalled(after: Duration) -> Failure {
