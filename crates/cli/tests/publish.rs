@@ -611,7 +611,14 @@ fn working_directories_of_a_killed_run_are_removed_by_the_next_one() {
         .args(extra);
         c
     };
-    let running = kill_when(local(&[]), || !working_dirs(tmp.path()).is_empty());
+    // Killed once the staging directory and its lock both exist (the
+    // directory is made first: a kill between the two would leave a
+    // directory no run may claim).
+    let running = kill_when(local(&[]), || {
+        working_dirs(tmp.path())
+            .iter()
+            .any(|n| n.ends_with(".lock"))
+    });
     assert!(
         running,
         "the local ingest finished before it could be killed"
