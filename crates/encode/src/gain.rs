@@ -76,7 +76,9 @@ impl NormalizeConfig {
 pub enum GainReason {
     /// The full gain to the target fits under the ceiling (or the limiter takes the rest).
     Target,
-    /// The gain was cut so the true peak lands on the ceiling.
+    /// The gain was cut so the true peak lands on the ceiling (also with
+    /// `--limiter` when limiting could not buy the loudness: sparse clicks,
+    /// whose loudness the limiter takes away as fast as gain adds it).
     PeakCeiling,
     /// No gated loudness (digital silence, or too short to measure): no gain.
     Silence,
@@ -111,7 +113,7 @@ pub fn plan_gain(measured: &LoudnessReport, config: &NormalizeConfig) -> GainPla
     };
     let wanted = config.target_lufs - integrated;
     let headroom = measured
-        .true_peak_dbtp
+        .peak_dbtp()
         .map_or(f64::INFINITY, |tp| config.true_peak_ceiling_dbtp - tp);
     let (gain_db, reason, limiter_engaged) = if wanted <= headroom {
         (wanted, GainReason::Target, false)
@@ -125,6 +127,19 @@ pub fn plan_gain(measured: &LoudnessReport, config: &NormalizeConfig) -> GainPla
         reason,
         limiter_engaged,
         expected_integrated_lufs: Some(integrated + gain_db),
+    }
+}
+
+impl LoudnessReport {
+    /// The peak the ceiling is held against: the true peak, or the sample
+    /// peak if higher (ebur128's 4× interpolator reads an isolated
+    /// full-scale sample up to 2 dB low at 44.1 kHz; no true peak is under
+    /// a sample).
+    pub fn peak_dbtp(&self) -> Option<f64> {
+        match (self.true_peak_dbtp, self.sample_peak_dbfs) {
+            (Some(t), Some(s)) => Some(t.max(s)),
+            (t, s) => t.or(s),
+        }
     }
 }
 
@@ -197,6 +212,20 @@ mod tests {
         let plan = plan_gain(&report(Some(-8.0), Some(0.5)), &NormalizeConfig::default());
         assert!((plan.gain_db + 6.0).abs() < 1e-9);
         assert_eq!(plan.reason, GainReason::Target);
+    }
+
+    #[test]
+    fn a_sample_peak_over_the_true_peak_caps_the_gain() {
+        // An isolated full-scale sample: the interpolator reads -2 dBTP,
+        // the sample is at -0.01 dBFS. The cap follows the sample.
+        let r = LoudnessReport {
+            integrated_lufs: Some(-37.0),
+            loudness_range_lu: 0.0,
+            true_peak_dbtp: Some(-2.0),
+            sample_peak_dbfs: Some(-0.01),
+        };
+        let plan = plan_gain(&r, &NormalizeConfig::default());
+        assert!((plan.gain_db + 0.99).abs() < 1e-9, "{}", plan.gain_db);
     }
 
     #[test]

@@ -10,10 +10,10 @@
 //! (one slice per channel), so memory stays bounded whatever the duration:
 //!
 //! ```text
-//!  pass 1:  blocks ─► Downmix? ─► LoudnessMeter ─► LoudnessReport ─► plan_gain ─► GainPlan
-//!  pass 2:  blocks ─► Downmix? ─► Resampler(48 kHz) ─► Gain (+ TruePeakLimiter) ─┬─► OpusEncoder(64k)  ─► OggOpusWriter
-//!                                                                               ├─► OpusEncoder(96k)  ─► …
-//!                                                                               └─► LoudnessMeter (the output report)
+//!  pass 1:  blocks ─► Downmix? ─► Subsonic ─► Resampler(48 kHz, above 48 kHz only) ─► LoudnessMeter ─► plan_gain ─► GainPlan
+//!  pass 2:  blocks ─► Downmix? ─► Subsonic ─► Resampler(48 kHz) ─► Gain (+ TruePeakLimiter) ─┬─► OpusEncoder(64k)  ─► OggOpusWriter
+//!                                                                                            ├─► OpusEncoder(96k)  ─► …
+//!                                                                                            └─► LoudnessMeter (the output report)
 //! ```
 //!
 //! * [`LoudnessMeter`] wraps `ebur128` (BS.1770-4 / EBU R128: integrated,
@@ -22,6 +22,11 @@
 //! * [`plan_gain`] turns a [`LoudnessReport`] into a [`GainPlan`]: target
 //!   minus integrated, capped so the true peak stays under the ceiling unless
 //!   the [`TruePeakLimiter`] is asked for; silence gets no gain.
+//! * [`SubsonicFilter`] takes DC and near-DC rumble out (10 Hz, 4th order)
+//!   before metering, gain and limiter: libopus drops it anyway, and left
+//!   in it moves decoded peaks and fools the gain plan.
+//! * [`DecodedPeakMeter`] decodes a rendition's packets and meters the true
+//!   peak the listener gets, so `--limiter` can verify its ceiling.
 //! * [`StereoDownmix`] folds more than two channels to stereo with the
 //!   ITU-R BS.775 coefficients (centre and surrounds at −3 dB, LFE dropped).
 //! * [`Resampler`] converts once to 48 kHz with rubato's FFT resampler; the
@@ -37,6 +42,7 @@
 //! Time is integer sample counts at an explicit rate; nothing accumulates
 //! float seconds.
 
+mod decoded_peak;
 mod downmix;
 mod error;
 mod flac_encoder;
@@ -47,8 +53,10 @@ mod loudness;
 mod ogg_opus;
 mod opus_encoder;
 mod resample;
+mod subsonic;
 mod true_peak;
 
+pub use decoded_peak::DecodedPeakMeter;
 pub use downmix::{Speaker, StereoDownmix, speakers_from_mask};
 pub use error::EncodeError;
 pub use flac_encoder::{FlacEncoder, FlacFrame};
@@ -61,3 +69,4 @@ pub use loudness::{LoudnessMeter, LoudnessReport};
 pub use ogg_opus::{OggOpusWriter, OpusHead, opus_tags_packet};
 pub use opus_encoder::{OPUS_FRAME_SAMPLES, OPUS_RATE, OpusEncoder, OpusPacket, libopus_version};
 pub use resample::{Resampler, resampled_len};
+pub use subsonic::{SUBSONIC_CUTOFF_HZ, SubsonicFilter};

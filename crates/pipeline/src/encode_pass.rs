@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use audiopack_encode::{
-    EncodeError, FlacEncoder, Ladder, LoudnessMeter, LoudnessReport, OPUS_FRAME_SAMPLES, OPUS_RATE,
-    OggOpusWriter, OpusEncoder, OpusHead, Resampler, Rung, Speaker, StereoDownmix, TruePeakLimiter,
-    apply_gain, opus_tags_packet,
+    DecodedPeakMeter, EncodeError, FlacEncoder, Ladder, LoudnessMeter, LoudnessReport,
+    OPUS_FRAME_SAMPLES, OPUS_RATE, OggOpusWriter, OpusEncoder, OpusHead, Resampler, Rung, Speaker,
+    StereoDownmix, SubsonicFilter, TruePeakLimiter, apply_gain, opus_tags_packet,
 };
 use audiopack_ingest::Source;
 
 use crate::config::Layout;
+use crate::delivered::Conditioner;
 use crate::error::JobError;
 use crate::package::TrackPackager;
 use crate::progress::{OutputSink, Progress};
@@ -46,6 +47,9 @@ pub(crate) struct EncodePlan<'a> {
     pub cmaf: Option<CmafPlan>,
     /// Encode the FLAC tier from the untouched source.
     pub lossless: Option<LosslessPlan>,
+    /// Decode every rendition's packets and meter their true peak
+    /// (`--limiter`: the ceiling is checked on what players output).
+    pub check_decoded_peaks: bool,
     /// Told about each media file as it is completed.
     pub sink: &'a dyn OutputSink,
 }
@@ -83,6 +87,11 @@ pub(crate) struct RenditionOutcome {
     pub packets: u64,
     pub pre_skip: u16,
     pub frames: u64,
+    /// The decoded rendition's true peak, when checked (`None` also for
+    /// silence).
+    pub decoded_true_peak_dbtp: Option<f64>,
+    /// The decoded rendition's integrated loudness, when checked.
+    pub decoded_integrated_lufs: Option<f64>,
 }
 
 pub(crate) struct LosslessOutcome {
@@ -131,6 +140,7 @@ pub(crate) fn encode(
                     tags: opus_tags_packet(plan.vendor, &plan.tags),
                 }),
                 cmaf: plan.cmaf,
+                check_peaks: plan.check_decoded_peaks,
             };
             let input = info.path.clone();
             let dir = plan.out_dir.to_path_buf();
@@ -232,7 +242,8 @@ fn join<T>(
     })
 }
 
-/// Decode → (downmix) → resample → gain → (limiter) → every consumer.
+/// Decode → (downmix) → resample → subsonic filter → gain → (limiter) →
+/// every consumer.
 /// Returns (input frames, output frames).
 fn produce(
     source: &mut Source,
@@ -255,7 +266,8 @@ fn produce(
     let mut limiter = plan
         .limiter_ceiling_dbtp
         .map(|ceiling| TruePeakLimiter::new(ceiling, OPUS_RATE, channels_out));
-    let mut mix = [Vec::new(), Vec::new()];
+    let mut conditioner = Conditioner::new(plan.downmix.clone());
+    let mut subsonic = SubsonicFilter::new(OPUS_RATE, channels_out);
     let mut frames_out = 0u64;
     let mut emit = |mut block: Vec<Vec<f32>>,
                     limiter: &mut Option<TruePeakLimiter>,
@@ -293,24 +305,25 @@ fn produce(
             tx.send(Arc::new(block.to_vec()))
                 .map_err(|_| Stop::ConsumerGone)?;
         }
-        let input: &[Vec<f32>] = match &plan.downmix {
-            Some(dm) => {
-                dm.process(block, &mut mix);
-                &mix
-            }
-            None => block,
-        };
+        let input = conditioner.fold(block);
         let mut out = vec![Vec::with_capacity(frames * 2); channels_out];
         resampler
             .push(input, &mut out)
             .map_err(|e| failed("resampler", e))?;
+        subsonic.process(&mut out);
         emit(out, &mut limiter, false)?;
         progress.advance(frames as u64);
+        if progress.cancelled() {
+            return Err(Stop::Failed(JobError::Cancelled {
+                input: source.info().path.clone(),
+            }));
+        }
     }
     let mut tail = vec![Vec::new(); channels_out];
     resampler
         .finish(&mut tail)
         .map_err(|e| failed("resampler", e))?;
+    subsonic.process(&mut tail);
     emit(tail, &mut limiter, true)?;
     progress.finish();
     Ok((source.frames(), frames_out))
@@ -320,6 +333,8 @@ fn produce(
 struct RenditionSinks {
     ogg: Option<OggSink>,
     cmaf: Option<CmafPlan>,
+    /// Decode the packets and meter their true peak.
+    check_peaks: bool,
 }
 
 struct OggSink {
@@ -391,10 +406,22 @@ fn encode_rendition(
     let mut packets = Vec::new();
     let mut count = 0u64;
     let mut audio_bytes = 0u64;
-    let mut deliver = |packets: &mut Vec<audiopack_encode::OpusPacket>| -> Result<(), JobError> {
+    let mut peaks = if sinks.check_peaks {
+        Some(DecodedPeakMeter::new(rung.channels, pre_skip).map_err(|e| encode_err(&dir, e))?)
+    } else {
+        None
+    };
+    let mut deliver = |packets: &mut Vec<audiopack_encode::OpusPacket>,
+                       real_frames: u64|
+     -> Result<(), JobError> {
         for p in packets.drain(..) {
             count += 1;
             audio_bytes += p.data.len() as u64;
+            if let Some(meter) = peaks.as_mut() {
+                meter
+                    .push(&p, real_frames)
+                    .map_err(|e| encode_err(&dir, e))?;
+            }
             if let Some(pk) = cmaf.as_mut() {
                 pk.push(&p.data, OPUS_FRAME_SAMPLES as u32, sink)?;
             }
@@ -408,12 +435,19 @@ fn encode_rendition(
         encoder
             .push(&block, &mut packets)
             .map_err(|e| encode_err(&dir, e))?;
-        deliver(&mut packets)?;
+        deliver(&mut packets, encoder.frames_in())?;
     }
     encoder
         .finish(&mut packets)
         .map_err(|e| encode_err(&dir, e))?;
-    deliver(&mut packets)?;
+    deliver(&mut packets, encoder.frames_in())?;
+    let (decoded_true_peak_dbtp, decoded_integrated_lufs) = match &peaks {
+        Some(meter) => (
+            meter.true_peak_dbtp().map_err(|e| encode_err(&dir, e))?,
+            meter.integrated_lufs().map_err(|e| encode_err(&dir, e))?,
+        ),
+        None => (None, None),
+    };
     let frames = encoder.frames_in();
     let ogg = match ogg {
         Some((writer, path, file_name)) => {
@@ -447,6 +481,8 @@ fn encode_rendition(
         packets: count,
         pre_skip,
         frames,
+        decoded_true_peak_dbtp,
+        decoded_integrated_lufs,
     })
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use audiopack_encode::{
-    Ladder, LoudnessReport, OPUS_RATE, db_to_linear, libopus_version, plan_gain, resampled_len,
+    LoudnessReport, OPUS_RATE, db_to_linear, libopus_version, plan_gain, resampled_len,
 };
 use audiopack_ingest::{IngestConfig, ScanReport, Source, scan};
 use serde::Serialize;
@@ -19,7 +19,7 @@ use crate::encode_pass::{CmafPlan, EncodeOutcome, EncodePlan, LosslessPlan, enco
 use crate::error::JobError;
 use crate::inventory::{PACKAGE_FORMAT_VERSION, PackageFile, REPORT_FILE, list_files};
 use crate::manifests::{self, TrackFacts};
-use crate::measure::{downmix_for, measure};
+use crate::measure::{downmix_for, measure, measure_for_plan};
 use crate::progress::{NoSink, OutputSink, Progress};
 use crate::report::{
     InputReport, JobReport, LoudnessSection, PackageReport, ProcessingReport, RenditionReport,
@@ -174,7 +174,7 @@ fn encode_into(
     // Pass 1: measure.
     let mut source = Source::open(input, &config.ingest)?;
     let info = source.info().clone();
-    let measured = measure(&mut source, progress)?;
+    let measured = measure_for_plan(&mut source, progress)?;
     let warnings = source.warnings().to_vec();
     drop(source);
     let gain = plan_gain(measured.encoded_signal(), &config.normalize);
@@ -213,38 +213,19 @@ fn encode_into(
             frames_out: resampled_len(measured.frames, info.sample_rate, OPUS_RATE),
         }),
         lossless: lossless.as_ref().ok().map(|(plan, _)| *plan),
+        check_decoded_peaks: false,
         sink,
     };
     let mut gain = gain;
-    if gain.limiter_engaged {
-        // Limiting takes loudness away with the peaks. Measure how much on a
-        // dry run (no encoding) and add it back, so --limiter lands on the
-        // target; the limiter still holds the ceiling.
-        for _ in 0..2 {
-            let mut dry_source = Source::open(input, &config.ingest)?;
-            let empty = Ladder { rungs: Vec::new() };
-            let dry_plan = EncodePlan {
-                phase: "measuring the limiter",
-                ladder: &empty,
-                ogg: false,
-                cmaf: None,
-                lossless: None,
-                ..plan.clone()
-            };
-            let dry = encode(&mut dry_source, &dry_plan, progress)?;
-            let Some(reached) = dry.output_loudness.integrated_lufs else {
-                break;
-            };
-            let shortfall = config.normalize.target_lufs - reached;
-            if shortfall.abs() < 0.05 {
-                break;
-            }
-            gain.gain_db += shortfall;
-            plan.gain = db_to_linear(gain.gain_db);
-        }
-        gain.expected_integrated_lufs = Some(config.normalize.target_lufs);
-    }
+    // --limiter: calibrate the gain through the limiter and hold the
+    // ceiling on the decoded renditions (peak_control.rs).
+    let planned_on = *measured.encoded_signal();
+    let mut peak_control =
+        crate::peak_control::settle(input, config, &mut plan, &mut gain, &planned_on, progress)?;
     let mut outcome = encode(&mut source, &plan, progress)?;
+    if let Some(control) = &mut peak_control {
+        crate::peak_control::conclude(control, &outcome, &mut gain);
+    }
     if outcome.frames_in != measured.frames {
         return Err(JobError::InputChanged {
             input: input.to_path_buf(),
@@ -322,9 +303,11 @@ fn encode_into(
         loudness: LoudnessSection {
             config: config.normalize,
             input: measured.source,
-            downmix: measured.downmix,
+            downmix: measured.downmix(),
+            planned_on,
             gain,
             output: outcome.output_loudness,
+            peak_control,
         },
         processing: ProcessingReport {
             downmixed_to_stereo: plan.downmix.is_some(),

@@ -30,6 +30,7 @@
 //!   clocks, stable names and Ogg serial numbers).
 
 mod config;
+mod delivered;
 mod encode_pass;
 mod error;
 mod inventory;
@@ -37,6 +38,7 @@ mod job;
 mod manifests;
 mod measure;
 mod package;
+mod peak_control;
 mod progress;
 mod report;
 mod scratch;

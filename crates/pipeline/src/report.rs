@@ -90,12 +90,19 @@ pub struct LoudnessSection {
     /// The source as uploaded (all channels, BS.1770 weights).
     pub input: LoudnessReport,
     /// The stereo fold-down the gain was computed on, when the source had
-    /// more than two channels.
+    /// more than two channels (as in `planned_on`).
     pub downmix: Option<LoudnessReport>,
+    /// What the gain was computed on: the signal the renditions carry
+    /// (fold-down, subsonic filter, and resampled to 48 kHz when the source
+    /// is above it: what lies over 24 kHz is not delivered).
+    pub planned_on: LoudnessReport,
     pub gain: GainPlan,
     /// Measured on the processed 48 kHz signal that every rendition encodes
     /// (after gain, limiter and resampling; before the lossy codec).
     pub output: LoudnessReport,
+    /// `--limiter` only: calibration, decoded-peak passes, decoded true
+    /// peaks per rendition, warnings.
+    pub peak_control: Option<crate::peak_control::PeakControl>,
 }
 
 #[derive(Debug, Clone, Serialize)]

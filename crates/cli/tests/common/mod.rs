@@ -187,3 +187,15 @@ pub fn hi_res_master(dir: &Path) -> PathBuf {
     assert!(status.success());
     path
 }
+
+/// Generates a WAV with ffmpeg from a lavfi source (`aevalsrc=…`,
+/// `anoisesrc=…`), e.g. `-ac 2 -c:a pcm_s24le` in `args`.
+pub fn ffmpeg_generate(lavfi: &str, args: &[&str], path: &Path) {
+    let status = tool("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", lavfi])
+        .args(args)
+        .arg(path)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success(), "ffmpeg could not generate {lavfi}");
+}
