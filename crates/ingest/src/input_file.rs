@@ -5,7 +5,8 @@ use std::path::Path;
 use crate::error::IngestError;
 
 /// Refuses anything but a regular file (after following symlinks): FIFOs,
-/// sockets, character or block devices (`/dev/zero`), directories.
+/// sockets, character or block devices (`/dev/zero`) are bad input; a
+/// directory is an I/O error (unreadable input, as it always was).
 ///
 /// Looks only at [`std::fs::metadata`], never opens the file: opening a
 /// FIFO for reading blocks until a writer appears, and a device can be
@@ -19,14 +20,16 @@ pub fn check_input_file(path: &Path) -> Result<(), IngestError> {
     if kind.is_file() {
         return Ok(());
     }
-    let what = if kind.is_dir() {
-        "a directory"
-    } else {
-        special_kind(&kind)
-    };
+    if kind.is_dir() {
+        // Documented (README, exit codes) as an unreadable input: exit 6.
+        return Err(IngestError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"),
+        });
+    }
     Err(IngestError::NotAFile {
         path: path.to_path_buf(),
-        what,
+        what: special_kind(&kind),
     })
 }
 
@@ -63,17 +66,17 @@ mod tests {
     }
 
     #[test]
-    fn directory_and_device_are_bad_input() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let err = check_input_file(dir.path()).expect_err("a directory");
-        assert_eq!(err.kind(), ErrorKind::BadInput);
-        assert!(err.to_string().contains("a directory"), "{err}");
+    fn devices_are_bad_input_directories_io() {
         let err = check_input_file(Path::new("/dev/zero")).expect_err("a device");
         assert_eq!(err.kind(), ErrorKind::BadInput);
         assert_eq!(
             err.to_string(),
             "/dev/zero: not a regular file: a character device"
         );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = check_input_file(dir.path()).expect_err("a directory");
+        assert_eq!(err.kind(), ErrorKind::Io);
+        assert!(err.to_string().contains("is a directory"), "{err}");
     }
 
     #[test]

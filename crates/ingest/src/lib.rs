@@ -24,6 +24,29 @@
 //! * [`scan`] decodes a whole file once to report its exact decoded length
 //!   (what `audiopack probe` prints).
 //!
+//! ## Hostile input
+//!
+//! * [`check_input_file`] refuses anything but a regular file from its
+//!   metadata alone (a FIFO would block `open`, `/dev/zero` never ends) as
+//!   bad input; a directory stays an I/O error. [`Source::open`] and
+//!   [`scan`] call it first.
+//! * Before symphonia parses anything, a bounded pre-scan (`prescan.rs`)
+//!   walks the container's headers: tag data past **8 MiB / 10,000
+//!   entries per file** is patched out of symphonia's view (`patched.rs`:
+//!   a FLAC block becomes PADDING, a RIFF/AIFF chunk `JUNK`, a FLAC or Ogg
+//!   comment count shrinks) and listed in [`Source::warnings`]. ID3v2 and
+//!   APE tags, which the probe finds anywhere, go through our own probe
+//!   (`probe.rs`) whose readers parse an in-memory copy cut to the same
+//!   budget; more than 64 such tags is bad input. Symphonia 0.6.1's
+//!   `MetadataOptions` limits are read by no reader, hence all this.
+//! * Headers that lie and symphonia would follow silently — a second WAV
+//!   `fmt ` chunk, an AIFF COMM frame count that is not the SSND data, an
+//!   MP3 Xing/Info frame count below the frames in the stream (gapless
+//!   trimming would cut the audio to it) — are bad input, or
+//!   warnings when lenient. A well-formed WAV/AIFF header with more
+//!   channels than the limit is [`ErrorKind::Limit`] whatever the count.
+//! * Float samples that are NaN, infinite or beyond ±1e6 are bad input.
+//!
 //! Symphonia is a pure-Rust decoder, but fuzzing has found panics on crafted
 //! files in the past; the job layer above wraps the whole decode in
 //! `catch_unwind` so a decoder panic still becomes an error, not a crash.

@@ -10,6 +10,8 @@
 //! * header lies symphonia ignores: a second WAV `fmt ` chunk (it would use
 //!   the second), an AIFF COMM frame count that differs from the SSND data,
 //!   the MP3 Xing/Info frame count (checked after decoding);
+//! * an Ogg Vorbis/Opus comment header over the budget: its comment count
+//!   lowered, and the CRC of the page(s) holding the count recomputed;
 //! * the declared channel count of a well-formed WAV/AIFF header, so a count
 //!   symphonia cannot map (27 and more) is still "over the limit".
 
@@ -94,6 +96,7 @@ impl Reader<'_> {
 }
 
 enum Container {
+    Ogg(u64),
     Flac(u64),
     Wav(u64),
     Aiff(u64),
@@ -112,6 +115,7 @@ pub(crate) fn prescan(
     };
     let mut out = Prescan::default();
     match find_container(&mut r)? {
+        Some(Container::Ogg(at)) => ogg_comments(&mut r, at, budget, &mut out)?,
         Some(Container::Flac(at)) => flac(&mut r, at, budget, &mut out)?,
         Some(Container::Wav(at)) => wav(&mut r, at, budget, &mut out)?,
         Some(Container::Aiff(at)) => aiff(&mut r, at, budget, &mut out)?,
@@ -162,7 +166,7 @@ fn find_container(r: &mut Reader<'_>) -> std::io::Result<Option<Container>> {
                 b"FORM" if matches!(&w[i + 8..i + 12], b"AIFF" | b"AIFC") => {
                     return Ok(Some(Container::Aiff(o)));
                 }
-                b"OggS" => return Ok(None),
+                b"OggS" => return Ok(Some(Container::Ogg(o))),
                 _ => {}
             }
         }
@@ -507,4 +511,196 @@ fn id3_chunk_frames(
     header.copy_from_slice(&tag[..10]);
     let plan = plan_id3v2(header, tag.split_off(10), true, budget.entries_left);
     Ok(if plan.cut { u64::MAX } else { plan.frames })
+}
+
+/// Pages walked looking for the comment header (symphonia caps a packet at
+/// 16 MiB, about 260 full pages).
+const MAX_OGG_PAGES: u32 = 1024;
+
+/// Where a piece of an Ogg packet lies in the file.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// Offset in the packet.
+    packet: u64,
+    file: u64,
+    len: u64,
+    /// The page holding it: start and length.
+    page: u64,
+    page_len: u64,
+}
+
+/// The comment header (second packet) of the first logical stream: kept
+/// whole if it fits the budget, else its comment count is lowered to the
+/// comments that fit (symphonia reads that many and drops the packet).
+fn ogg_comments(
+    r: &mut Reader<'_>,
+    at: u64,
+    budget: &mut MetadataBudget,
+    out: &mut Prescan,
+) -> std::io::Result<()> {
+    let mut p = at;
+    let mut serial = None;
+    let mut packet = 0u32;
+    let mut spans: Vec<Span> = Vec::new();
+    let mut len = 0u64;
+    for _ in 0..MAX_OGG_PAGES {
+        let Some(h) = r.at(p, 27)? else {
+            return Ok(());
+        };
+        if &h[..4] != b"OggS" {
+            return Ok(());
+        }
+        let page_serial = [h[14], h[15], h[16], h[17]];
+        let segments = usize::from(h[26]);
+        let Some(lacing) = r.at(p + 27, segments)?.map(<[u8]>::to_vec) else {
+            return Ok(());
+        };
+        let page_len = 27 + segments as u64 + lacing.iter().map(|&l| u64::from(l)).sum::<u64>();
+        if *serial.get_or_insert(page_serial) == page_serial {
+            let mut off = p + 27 + segments as u64;
+            for &l in &lacing {
+                let l = u64::from(l);
+                if packet == 1 && l > 0 {
+                    match spans.last_mut() {
+                        Some(s) if s.page == p && s.file + s.len == off => s.len += l,
+                        _ => spans.push(Span {
+                            packet: len,
+                            file: off,
+                            len: l,
+                            page: p,
+                            page_len,
+                        }),
+                    }
+                    len += l;
+                }
+                off += l;
+                if l < 255 {
+                    packet += 1;
+                    if packet == 2 {
+                        return limit_comment_packet(r, &spans, len, budget, out);
+                    }
+                }
+            }
+        }
+        p += page_len;
+    }
+    Ok(())
+}
+
+fn span_of(spans: &[Span], offset: u64) -> Option<&Span> {
+    let i = spans.partition_point(|s| s.packet + s.len <= offset);
+    spans.get(i).filter(|s| s.packet <= offset)
+}
+
+/// A little-endian u32 at `offset` in the packet (it may straddle pages).
+fn packet_u32(r: &mut Reader<'_>, spans: &[Span], offset: u64) -> std::io::Result<Option<u32>> {
+    let mut b = [0u8; 4];
+    for (i, byte) in b.iter_mut().enumerate() {
+        let o = offset + i as u64;
+        let Some(s) = span_of(spans, o) else {
+            return Ok(None);
+        };
+        let Some(v) = r.at(s.file + (o - s.packet), 1)? else {
+            return Ok(None);
+        };
+        *byte = v[0];
+    }
+    Ok(Some(u32::from_le_bytes(b)))
+}
+
+fn limit_comment_packet(
+    r: &mut Reader<'_>,
+    spans: &[Span],
+    len: u64,
+    budget: &mut MetadataBudget,
+    out: &mut Prescan,
+) -> std::io::Result<()> {
+    let Some(first) = spans.first() else {
+        return Ok(());
+    };
+    let head = r
+        .at(first.file, 8.min(first.len as usize))?
+        .map(<[u8]>::to_vec);
+    let prefix = match head.as_deref() {
+        Some(h) if h.starts_with(b"\x03vorbis") => 7,
+        Some(h) if h.starts_with(b"OpusTags") => 8,
+        _ => return Ok(()),
+    };
+    let Some(vendor) = packet_u32(r, spans, prefix)? else {
+        return Ok(());
+    };
+    let count_at = prefix + 4 + u64::from(vendor);
+    let Some(count) = packet_u32(r, spans, count_at)? else {
+        return Ok(());
+    };
+    if budget.take(len, u64::from(count)) {
+        return Ok(());
+    }
+    // The vendor string is skipped by symphonia, not stored: not counted.
+    let mut q = count_at + 4;
+    let mut used = 0u64;
+    let mut kept = 0u32;
+    while kept < count && u64::from(kept) < budget.entries_left {
+        let Some(n) = packet_u32(r, spans, q)? else {
+            break;
+        };
+        if q + 4 + u64::from(n) > len || used + 4 + u64::from(n) > budget.bytes_left {
+            break;
+        }
+        used += 4 + u64::from(n);
+        q += 4 + u64::from(n);
+        kept += 1;
+    }
+    budget.take(used, u64::from(kept));
+    budget.skipped(format!(
+        "Ogg comment header: {} of its {count} comments",
+        count - kept
+    ));
+    // New count bytes, then the CRC of each page they fall in.
+    let mut changed: Vec<(u64, u8)> = Vec::new();
+    let mut pages: Vec<(u64, u64)> = Vec::new();
+    for (i, byte) in kept.to_le_bytes().into_iter().enumerate() {
+        let o = count_at + i as u64;
+        let Some(s) = span_of(spans, o) else {
+            return Ok(());
+        };
+        changed.push((s.file + (o - s.packet), byte));
+        if !pages.contains(&(s.page, s.page_len)) {
+            pages.push((s.page, s.page_len));
+        }
+    }
+    for (page, page_len) in pages {
+        let Some(bytes) = r.at(page, page_len as usize)? else {
+            return Ok(());
+        };
+        let mut bytes = bytes.to_vec();
+        for &(at, byte) in &changed {
+            if (page..page + page_len).contains(&at) {
+                bytes[(at - page) as usize] = byte;
+            }
+        }
+        bytes[22..26].fill(0);
+        out.patches
+            .push(Patch::new(page + 22, &ogg_crc(&bytes).to_le_bytes()));
+    }
+    for (at, byte) in changed {
+        out.patches.push(Patch::new(at, &[byte]));
+    }
+    Ok(())
+}
+
+/// The Ogg page checksum: CRC-32, polynomial 0x04C11DB7, no reflection.
+fn ogg_crc(bytes: &[u8]) -> u32 {
+    let mut crc = 0u32;
+    for &b in bytes {
+        crc ^= u32::from(b) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04C1_1DB7
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
 }

@@ -395,9 +395,11 @@ impl Source {
     fn end_of_stream(&mut self) -> Result<(), IngestError> {
         self.finished = true;
         self.check_not_empty()?;
-        // The declared length of an MP3 comes from this count, so check it first.
+        // The declared length of an MP3 comes from this count, and gapless
+        // trimming cuts the output to it: more frames than counted is a lie
+        // (fewer is what truncation looks like, checked below).
         if let Some(counted) = self.xing_frames
-            && u64::from(counted) != self.packets
+            && u64::from(counted) < self.packets
         {
             let err = IngestError::Malformed {
                 path: self.info.path.clone(),

@@ -110,15 +110,13 @@ fn a_fifo_is_refused_without_opening_it() {
 }
 
 #[test]
-fn devices_and_directories_are_bad_input() {
-    for path in [
-        Path::new("/dev/zero"),
-        Path::new(env!("CARGO_MANIFEST_DIR")),
-    ] {
-        let err = Source::open(path, &IngestConfig::default()).expect_err("refused");
-        assert_eq!(err.kind(), ErrorKind::BadInput, "{err}");
-        assert!(err.to_string().contains("not a regular file"), "{err}");
-    }
+fn devices_are_bad_input_and_directories_unreadable() {
+    let err = Source::open(Path::new("/dev/zero"), &IngestConfig::default()).expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::BadInput, "{err}");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let err = Source::open(dir, &IngestConfig::default()).expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
 }
 
 // --- Finding 12: absurd float samples ---------------------------------------
