@@ -87,6 +87,8 @@ pub fn run_ingest(
     progress: &dyn Progress,
 ) -> Result<JobReport, JobError> {
     config.validate()?;
+    // Before anything is created: a FIFO or device would block or never end.
+    audiopack_ingest::check_input_file(input)?;
     guarded(input, || {
         let staging = Staging::new(out_dir, input)?;
         let report = run_into(input, staging.path(), config, progress, &NoSink)?;
@@ -108,6 +110,7 @@ pub fn run_ingest_into(
     sink: &dyn OutputSink,
 ) -> Result<JobReport, JobError> {
     config.validate()?;
+    audiopack_ingest::check_input_file(input)?;
     guarded(input, || run_into(input, dir, config, progress, sink))
 }
 
