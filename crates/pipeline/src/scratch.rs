@@ -11,9 +11,12 @@
 //! directory without its lock file is never touched (it is either being
 //! created right now or not ours).
 //!
-//! The lock file is created under a temporary name, locked, then renamed
-//! into place, so no other run can ever see it unlocked while its owner
-//! lives.
+//! The lock comes first: a uniquely named `<name>.lock-pending` file is
+//! created and locked, renamed to `<name>.lock`, and only then is the
+//! directory `<name>` created. So no other run ever sees the lock file
+//! unlocked while its owner lives, and a run killed at any step leaves
+//! nothing that is not swept: a lock without its directory, or a pending
+//! lock (also swept once it can be locked).
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
@@ -29,22 +32,38 @@ struct RunLock {
     _file: File,
 }
 
+/// `<name>.lock-pending`: a lock file not yet renamed into place.
+const PENDING_SUFFIX: &str = ".lock-pending";
+
 impl RunLock {
-    /// Creates and locks the lock file of `dir`.
-    fn hold(dir: &Path) -> io::Result<RunLock> {
-        let path = lock_path(dir);
-        // `<dir>.lock-pending` until locked: never taken for a dead run's.
-        let mut pending = path.clone().into_os_string();
-        pending.push("-pending");
-        let pending = PathBuf::from(pending);
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&pending)?;
-        file.lock()?;
-        fs::rename(&pending, &path)?;
-        Ok(RunLock { path, _file: file })
+    /// Creates and locks a fresh `<parent>/<prefix><random>.lock`; returns
+    /// it with the directory path `<parent>/<prefix><random>` it guards
+    /// (not created yet, and free: neither it nor its lock existed).
+    fn fresh(parent: &Path, prefix: &str) -> io::Result<(RunLock, PathBuf)> {
+        loop {
+            let (file, pending) = tempfile::Builder::new()
+                .prefix(prefix)
+                .suffix(PENDING_SUFFIX)
+                .tempfile_in(parent)?
+                .keep()
+                .map_err(|e| e.error)?;
+            file.lock()?;
+            let name = pending
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(PENDING_SUFFIX))
+                .map(str::to_string)
+                .ok_or_else(|| io::Error::other("temporary lock name"))?;
+            let dir = parent.join(&name);
+            let path = lock_path(&dir);
+            if fs::symlink_metadata(&dir).is_ok() || fs::symlink_metadata(&path).is_ok() {
+                // Taken (astronomically unlikely): another name.
+                let _ = fs::remove_file(&pending);
+                continue;
+            }
+            fs::rename(&pending, &path)?;
+            return Ok((RunLock { path, _file: file }, dir));
+        }
     }
 }
 
@@ -79,19 +98,31 @@ pub(crate) fn sweep_family(parent: &Path, in_family: &dyn Fn(&str) -> bool) -> u
         let Some(name) = name.to_str() else {
             continue;
         };
+        let lock_file = entry.path();
+        if name
+            .strip_suffix(PENDING_SUFFIX)
+            .is_some_and(in_family)
+        {
+            // A run killed before its lock was in place: nothing else.
+            if let Ok(file) = OpenOptions::new().write(true).open(&lock_file)
+                && file.try_lock().is_ok()
+            {
+                let _ = fs::remove_file(&lock_file);
+            }
+            continue;
+        }
         let Some(dir_name) = name
             .strip_suffix(LOCK_SUFFIX)
             .filter(|stem| in_family(stem))
         else {
             continue;
         };
-        let lock_file = entry.path();
         let Ok(file) = OpenOptions::new().write(true).open(&lock_file) else {
             continue;
         };
         match file.try_lock() {
             Ok(()) => {
-                let dir = parent.join(&dir_name);
+                let dir = parent.join(dir_name);
                 let gone = match fs::remove_dir_all(&dir) {
                     Ok(()) => true,
                     Err(e) => e.kind() == io::ErrorKind::NotFound,
@@ -134,17 +165,10 @@ impl ScratchDir {
         in_family: &dyn Fn(&str) -> bool,
     ) -> io::Result<ScratchDir> {
         sweep_family(parent, in_family);
-        let dir = tempfile::Builder::new()
-            .prefix(prefix)
-            .tempdir_in(parent)?
-            .keep();
-        match RunLock::hold(&dir) {
-            Ok(lock) => Ok(ScratchDir { dir, _lock: lock }),
-            Err(e) => {
-                let _ = fs::remove_dir_all(&dir);
-                Err(e)
-            }
-        }
+        let (lock, dir) = RunLock::fresh(parent, prefix)?;
+        // On error the lock is dropped (removed) with nothing to guard.
+        fs::create_dir(&dir)?;
+        Ok(ScratchDir { dir, _lock: lock })
     }
 
     /// In the system's temporary directory (`TMPDIR`).
@@ -222,6 +246,27 @@ mod tests {
         ];
         expected.sort();
         assert_eq!(names(parent.path()), expected, "drop removes dir and lock");
+    }
+
+    #[test]
+    fn a_run_killed_before_its_directory_existed_leaves_nothing_behind() {
+        let parent = tempfile::tempdir().expect("tmp");
+        // Killed after creating its pending lock, or after renaming it.
+        fs::write(parent.path().join("job-a.lock-pending"), b"").expect("pending");
+        fs::write(parent.path().join("job-b.lock"), b"").expect("lock");
+        let live = ScratchDir::new(parent.path(), "job-").expect("live");
+        let live_name = live
+            .path()
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let mut expected = vec![format!("{live_name}.lock"), live_name];
+        expected.sort();
+        assert_eq!(names(parent.path()), expected);
+        // A live run's lock (pending or not) is never taken.
+        assert_eq!(sweep_leftovers(parent.path(), "job-"), 0);
+        assert!(live.path().is_dir());
     }
 
     #[test]
