@@ -423,7 +423,7 @@ fn aiff(
         let body = p + 8;
         match &id {
             b"COMM" if comm.is_none() => {
-                if let Some(c) = r.at(body, 22)? {
+                if let Some(c) = r.at(body, if aifc { 22 } else { 18 })? {
                     let compression = if aifc {
                         [c[18], c[19], c[20], c[21]]
                     } else {
@@ -703,4 +703,43 @@ fn ogg_crc(bytes: &[u8]) -> u32 {
         }
     }
     crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    #[test]
+    fn ogg_crc_matches_a_real_page() {
+        let ogg = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/stereo_44100.ogg"
+        ))
+        .expect("fixture");
+        let segments = usize::from(ogg[26]);
+        let body: usize = ogg[27..27 + segments].iter().map(|&l| usize::from(l)).sum();
+        let mut page = ogg[..27 + segments + body].to_vec();
+        let stored = u32::from_le_bytes([page[22], page[23], page[24], page[25]]);
+        page[22..26].fill(0);
+        assert_eq!(ogg_crc(&page), stored);
+    }
+
+    #[test]
+    fn containers_are_found_after_id3_tags_and_junk() {
+        let mut bytes = b"ID3\x03\0\0\0\0\0\x02\0\0".to_vec();
+        bytes.extend_from_slice(&[0x55; 100]);
+        bytes.extend_from_slice(b"fLaC\0\0\0\x22");
+        bytes.extend_from_slice(&[0; 64]);
+        let mut media = Cursor::new(bytes);
+        let mut r = Reader {
+            media: &mut media,
+            buf: Vec::new(),
+            start: 0,
+        };
+        assert!(matches!(
+            find_container(&mut r).expect("read"),
+            Some(Container::Flac(112))
+        ));
+    }
 }
