@@ -16,7 +16,8 @@ use crate::error::PublishError;
 use crate::location::S3Url;
 use crate::package::{check_apart, files_to_publish};
 use crate::publisher::{PublishOptions, PublishReport, Publisher};
-use crate::s3_store::{S3Options, S3Store};
+use crate::s3_options::S3Options;
+use crate::s3_store::S3Store;
 use crate::store::Store;
 
 /// Finished media files waiting for an upload slot. Small: when uploads

@@ -68,6 +68,9 @@ mod object;
 mod package;
 mod publisher;
 mod retry;
+mod s3_errors;
+mod s3_fetch;
+mod s3_options;
 mod s3_store;
 mod store;
 
@@ -82,7 +85,7 @@ pub use publisher::{
     Action, ObjectReport, PublishOptions, PublishReport, Publisher, REPORT, package_files,
 };
 pub use retry::RetryPolicy;
-pub use s3_store::{
-    DEFAULT_MAX_INPUT_BYTES, INPUT_HEAD_BYTES, MIN_PART_SIZE, S3Credentials, S3Options, S3Store,
-};
+pub use s3_fetch::INPUT_HEAD_BYTES;
+pub use s3_options::{DEFAULT_MAX_INPUT_BYTES, MIN_PART_SIZE, S3Credentials, S3Options};
+pub use s3_store::S3Store;
 pub use store::{Existing, Expected, PutObject, Store};
