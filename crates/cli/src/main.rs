@@ -255,12 +255,7 @@ fn publish(cli: &Cli, args: &PublishArgs, stop: &StopSignal) -> Result<(), Publi
     let rt = runtime()?;
     let report = rt.block_on(unless_stopped(stop, &args.out, async {
         let store = Arc::new(open_store(&out, &args.storage).await?);
-        audiopack_publish::publish_package(
-            &args.dir,
-            store,
-            &args.publish_options(),
-        )
-        .await
+        audiopack_publish::publish_package(&args.dir, store, &args.publish_options()).await
     }))?;
     if args.json {
         print_json(&report)?;

@@ -99,10 +99,7 @@ pub(crate) fn sweep_family(parent: &Path, in_family: &dyn Fn(&str) -> bool) -> u
             continue;
         };
         let lock_file = entry.path();
-        if name
-            .strip_suffix(PENDING_SUFFIX)
-            .is_some_and(in_family)
-        {
+        if name.strip_suffix(PENDING_SUFFIX).is_some_and(in_family) {
             // A run killed before its lock was in place: nothing else.
             if let Ok(file) = OpenOptions::new().write(true).open(&lock_file)
                 && file.try_lock().is_ok()
