@@ -231,8 +231,8 @@ fn calibrate(
             if added > 0.1 && reached - r0 < MIN_EFFICIENCY * added {
                 let back_to_safe = safe.is_some_and(|(g, _)| g == g0);
                 control.notes.push(format!(
-                    "the limiter took back {:.1} of {added:.1} dB of gain: gain kept at {g0:.2} dB{}",
-                    added - (reached - r0),
+                    "{added:.1} dB more gain through the limiter moved the loudness by {:+.1} LU: gain kept at {g0:.2} dB{}",
+                    reached - r0,
                     if back_to_safe { " (peak-safe)" } else { "" }
                 ));
                 gain.gain_db = g0;
