@@ -40,6 +40,8 @@ pub(crate) struct Prescan {
     pub malformed: Option<String>,
     /// Channels declared by a well-formed WAV/AIFF header.
     pub channels: Option<u32>,
+    /// A valid file symphonia cannot decode (and may panic on).
+    pub unsupported: Option<String>,
     /// The MP3 Xing/Info header's frame count.
     pub xing_frames: Option<u32>,
 }
@@ -338,6 +340,11 @@ fn wav(
                     );
                 } else if fmt_chunks == 1 {
                     out.channels = wav_channels(r, p + 8, size)?;
+                    // symphonia 0.6.1 maps at most 26 WAV channels, and
+                    // panics on an extensible mask with 32 or more.
+                    if out.channels.is_some_and(|c| c > 26) {
+                        out.unsupported = Some("more than 26 WAV channels".into());
+                    }
                 }
             }
             b"LIST" if r.at(p + 8, 4)? == Some(b"INFO".as_slice()) => {

@@ -489,6 +489,12 @@ fn scan_verdict(
             detail: format!("{channels} channels; at most {max} are accepted"),
         });
     }
+    if let Some(detail) = &scan.unsupported {
+        return Err(IngestError::Unsupported {
+            path: path.to_path_buf(),
+            detail: detail.clone(),
+        });
+    }
     Ok(warnings)
 }
 

@@ -165,6 +165,31 @@ fn any_channel_count_over_the_limit_is_a_limit() {
             "{err}"
         );
     }
+    // Within a raised limit, what symphonia cannot map is unsupported (an
+    // extensible header with 32 channels made it panic).
+    let mut fmt = Vec::new();
+    for v in [0xFFFEu16, 32] {
+        fmt.extend_from_slice(&v.to_le_bytes());
+    }
+    fmt.extend_from_slice(&44_100u32.to_le_bytes());
+    fmt.extend_from_slice(&(44_100u32 * 64).to_le_bytes());
+    for v in [64u16, 16, 22, 16] {
+        fmt.extend_from_slice(&v.to_le_bytes());
+    }
+    fmt.extend_from_slice(&0u32.to_le_bytes()); // no speaker mask
+    fmt.extend_from_slice(&[
+        1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71,
+    ]);
+    let ext = riff_wave(&[(b"fmt ", fmt), (b"data", vec![0u8; 64 * 10])]);
+    let config = IngestConfig {
+        limits: audiopack_ingest::Limits {
+            max_channels: 64,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = open("ext.wav", ext, &config).expect_err("unsupported");
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
     // A header that is broken otherwise (block align 0) stays bad input.
     let mut broken = wav(1, 40, 16, &[0u8; 800]);
     broken[32..34].copy_from_slice(&0u16.to_le_bytes());
