@@ -2,15 +2,17 @@
 # Installs the system packages audiopack needs when they are missing.
 #   scripts/deps.sh build   cmake + a C compiler (libopus is built from source by the opus crate)
 #   scripts/deps.sh test    build + ffmpeg/ffprobe (the outside oracle in tests), Chromium and
-#                           Node (the player tests; their npm packages are installed by test.sh)
-#   scripts/deps.sh bench   test + opusenc (opus-tools) + GNU time
+#                           Node (the player tests; their npm packages are installed by test.sh),
+#                           GNU time (peak RSS in the hostile-input tests)
+#   scripts/deps.sh bench   test + opusenc (opus-tools)
 # Skips everything already present, so a warm machine pays nothing.
 set -euo pipefail
 want=()
 need() { command -v "$1" >/dev/null 2>&1 || want+=("$2"); }
 case "${1:-build}" in
-  bench) need opusenc opus-tools; [[ -x /usr/bin/time ]] || want+=(time) ;&
-  test)  need ffmpeg ffmpeg; need ffprobe ffmpeg; need chromium chromium; need node nodejs; need npm npm ;&
+  bench) need opusenc opus-tools ;&
+  test)  need ffmpeg ffmpeg; need ffprobe ffmpeg; need chromium chromium; need node nodejs; need npm npm
+         [[ -x /usr/bin/time ]] || want+=(time) ;&
   build) need cmake cmake; need cc gcc ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

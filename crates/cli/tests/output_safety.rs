@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -221,30 +221,19 @@ fn concurrent_runs_to_one_destination_both_succeed() {
     assert!(stale.join("x").is_dir(), "not ours: left alone");
 }
 
-/// Spawns an ingest of a long input, waits for its staging directory,
-/// sends `signal`, and returns its exit code and stderr.
-fn stop_with(signal: &str, master: &Path, work: &Path, scratch: &Path) -> (Option<i32>, String) {
-    let dest = work.join("out");
-    let mut child = bin()
-        .env("TMPDIR", scratch)
-        .arg("ingest")
-        .arg(master)
-        .arg("--out")
-        .arg(&dest)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+/// Waits until `ready` holds, sends `signal` (a little later, so the run
+/// is well into that phase), and waits at most 30 s for the exit.
+fn signal_when(mut child: Child, ready: impl Fn() -> bool, signal: &str) -> Output {
     let started = Instant::now();
-    while working_files(work).is_empty() {
+    while !ready() {
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "no staging directory appeared"
+            "the run never got ready for SIG{signal}"
         );
         assert!(child.try_wait().expect("wait").is_none(), "ended early");
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(200));
     let sent = Command::new("kill")
         .args(["-s", signal, &child.id().to_string()])
         .status()
@@ -258,7 +247,24 @@ fn stop_with(signal: &str, master: &Path, work: &Path, scratch: &Path) -> (Optio
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let out = child.wait_with_output().expect("output");
+    child.wait_with_output().expect("output")
+}
+
+/// An ingest of a long input, stopped by `signal` once its staging
+/// directory exists: its exit code and stderr.
+fn stop_with(signal: &str, master: &Path, work: &Path, scratch: &Path) -> (Option<i32>, String) {
+    let dest = work.join("out");
+    let child = bin()
+        .env("TMPDIR", scratch)
+        .arg("ingest")
+        .arg(master)
+        .arg("--out")
+        .arg(&dest)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = signal_when(child, || !working_files(work).is_empty(), signal);
     assert!(!dest.exists(), "nothing in place after SIG{signal}");
     (
         out.status.code(),
@@ -266,23 +272,10 @@ fn stop_with(signal: &str, master: &Path, work: &Path, scratch: &Path) -> (Optio
     )
 }
 
-fn noise_master(dir: &Path, seconds: u32) -> PathBuf {
-    let path = dir.join("noise.wav");
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("anoisesrc=r=96000:a=0.3:d={seconds}:s=7"))
-        .args(["-ac", "2", "-c:a", "pcm_s24le"])
-        .arg(&path)
-        .status()
-        .expect("ffmpeg");
-    assert!(status.success());
-    path
-}
-
 #[test]
 fn signals_cancel_the_job_and_leave_nothing() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let master = noise_master(tmp.path(), 120);
+    let master = noise_master(tmp.path(), 120, 96_000);
     let work = tmp.path().join("work");
     let scratch = tmp.path().join("scratch");
     std::fs::create_dir_all(&work).expect("mkdir");
@@ -443,7 +436,7 @@ mod s3 {
         server.create_bucket("origin").expect("bucket");
         let upload = server.object_path("origin", "uploads/noise.wav");
         std::fs::create_dir_all(upload.parent().expect("parent")).expect("mkdir");
-        let master = noise_master(tmp.path(), 60);
+        let master = noise_master(tmp.path(), 60, 96_000);
         std::fs::copy(&master, &upload).expect("upload");
         // Every request a little slow, so both phases last long enough.
         let proxy = FaultProxy::start(
@@ -458,16 +451,7 @@ mod s3 {
             ("INT", 130, "audiopack-input-"),
             ("TERM", 143, "audiopack-spool-"),
         ] {
-            let mut child = bin()
-                .env_remove("AWS_PROFILE")
-                .env_remove("AWS_ENDPOINT_URL")
-                .env_remove("AWS_ENDPOINT_URL_S3")
-                .env("AWS_ACCESS_KEY_ID", AK)
-                .env("AWS_SECRET_ACCESS_KEY", SK)
-                .env("AWS_REGION", "us-east-1")
-                .env("AWS_EC2_METADATA_DISABLED", "true")
-                .env("AWS_CONFIG_FILE", "/nonexistent/audiopack-test")
-                .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/audiopack-test")
+            let child = with_keys(s3_isolated(), AK, SK)
                 .env("TMPDIR", &scratch)
                 .args([
                     "ingest",
@@ -481,30 +465,11 @@ mod s3 {
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("spawn");
-            let started = Instant::now();
-            while !entries(&scratch).iter().any(|n| n.starts_with(phase)) {
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "{phase} never appeared"
-                );
-                assert!(child.try_wait().expect("wait").is_none(), "ended early");
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-            let sent = Command::new("kill")
-                .args(["-s", signal, &child.id().to_string()])
-                .status()
-                .expect("kill");
-            assert!(sent.success());
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while child.try_wait().expect("wait").is_none() {
-                assert!(
-                    Instant::now() < deadline,
-                    "SIG{signal} did not stop the run"
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let out = child.wait_with_output().expect("output");
+            let out = signal_when(
+                child,
+                || entries(&scratch).iter().any(|n| n.starts_with(phase)),
+                signal,
+            );
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(
                 out.status.code(),

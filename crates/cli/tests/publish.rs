@@ -26,27 +26,7 @@ fn s3_bin(secret: &str) -> Command {
 
 /// [`s3_bin`] signing with another key pair.
 fn s3_bin_as(access_key: &str, secret: &str) -> Command {
-    let mut c = bin();
-    for var in [
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-        "AWS_SESSION_TOKEN",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "http_proxy",
-        "https_proxy",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("AWS_ACCESS_KEY_ID", access_key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/audiopack-test")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/audiopack-test")
-        .env("NO_PROXY", "127.0.0.1,localhost");
-    c
+    with_keys(s3_isolated(), access_key, secret)
 }
 
 fn s3_run(endpoint: &str, args: &[&str]) -> Output {
@@ -318,7 +298,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 fn publish_survives_slowdowns_dropped_connections_and_delays() {
     let tmp = tempfile::tempdir().expect("tmp");
     // Single-file layout with a big lossless tier: multipart uploads too.
-    let master = noise_master(tmp.path(), 40);
+    let master = noise_master(tmp.path(), 40, 48_000);
     let pkg = tmp.path().join("pkg");
     ingest_json(
         &master,
@@ -392,18 +372,6 @@ fn publish_survives_slowdowns_dropped_connections_and_delays() {
 
 /// A stereo 48 kHz 24-bit noise master of `seconds` (FLAC cannot shrink
 /// it: big lossless objects for the multipart path).
-fn noise_master(dir: &Path, seconds: u32) -> PathBuf {
-    let path = dir.join("noise.wav");
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("anoisesrc=r=48000:a=0.3:d={seconds}:s=7"))
-        .args(["-ac", "2", "-c:a", "pcm_s24le"])
-        .arg(&path)
-        .status()
-        .expect("ffmpeg");
-    assert!(status.success());
-    path
-}
 
 /// Every manifest present on the server references only objects that are
 /// there: a media playlist's segments, and (for the entry points, which go
@@ -554,7 +522,7 @@ fn kill_when(mut command: Command, ready: impl Fn() -> bool) -> bool {
 #[test]
 fn working_directories_of_a_killed_run_are_removed_by_the_next_one() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let master = noise_master(tmp.path(), 30);
+    let master = noise_master(tmp.path(), 30, 48_000);
     let (server, proxy) = distant_server(tmp.path(), 30);
     let upload = server.object_path(BUCKET, "uploads/noise.wav");
     std::fs::create_dir_all(upload.parent().expect("parent")).expect("mkdir");
@@ -656,7 +624,7 @@ fn media_files_below(dir: &Path) -> usize {
 #[test]
 fn ingest_to_s3_keeps_only_media_not_yet_stored_on_local_disk() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let master = noise_master(tmp.path(), 30);
+    let master = noise_master(tmp.path(), 30, 48_000);
     // A distant origin: uploads lag the encode, and the manifest phases
     // take a while after the last segment.
     let (server, proxy) = distant_server(tmp.path(), 20);

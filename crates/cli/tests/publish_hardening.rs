@@ -17,37 +17,14 @@ const AK: &str = "AKIDAUDIOPACKHARD";
 const SK: &str = "audiopack-hardening-secret";
 const BUCKET: &str = "origin";
 
-/// `audiopack` with nothing from the machine's AWS setup, and the test
+/// `audiopack` isolated from the machine's AWS setup, with the test
 /// server's key pair unless `credentials` is false.
 fn s3_bin(credentials: bool) -> Command {
-    let mut c = bin();
-    for var in [
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-        "AWS_SESSION_TOKEN",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "http_proxy",
-        "https_proxy",
-    ] {
-        c.env_remove(var);
-    }
     if credentials {
-        c.env("AWS_ACCESS_KEY_ID", AK)
-            .env("AWS_SECRET_ACCESS_KEY", SK);
+        with_keys(s3_isolated(), AK, SK)
+    } else {
+        s3_isolated()
     }
-    c.env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/audiopack-test")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/audiopack-test")
-        .env("NO_PROXY", "127.0.0.1,localhost");
-    c
 }
 
 fn s3_run(endpoint: &str, args: &[&str]) -> Output {

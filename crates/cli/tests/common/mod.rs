@@ -199,3 +199,52 @@ pub fn ffmpeg_generate(lavfi: &str, args: &[&str], path: &Path) {
         .expect("ffmpeg");
     assert!(status.success(), "ffmpeg could not generate {lavfi}");
 }
+
+/// `audiopack` with nothing from the machine's AWS setup (profile,
+/// endpoints, credentials, proxies) and no credentials: add a key pair
+/// with [`with_keys`] to sign.
+pub fn s3_isolated() -> Command {
+    let mut c = bin();
+    for var in [
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_SESSION_TOKEN",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/audiopack-test")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/audiopack-test")
+        .env("NO_PROXY", "127.0.0.1,localhost");
+    c
+}
+
+/// Signs `command` with this key pair.
+pub fn with_keys(mut command: Command, access_key: &str, secret: &str) -> Command {
+    command
+        .env("AWS_ACCESS_KEY_ID", access_key)
+        .env("AWS_SECRET_ACCESS_KEY", secret);
+    command
+}
+
+/// `seconds` of stereo 24-bit noise at `rate` Hz, `dir/noise.wav`.
+pub fn noise_master(dir: &Path, seconds: u32, rate: u32) -> PathBuf {
+    let path = dir.join("noise.wav");
+    ffmpeg_generate(
+        &format!("anoisesrc=r={rate}:a=0.3:d={seconds}:s=7"),
+        &["-ac", "2", "-c:a", "pcm_s24le"],
+        &path,
+    );
+    path
+}
