@@ -55,6 +55,8 @@ pub fn ingest_to_store(
     options: &PublishOptions,
 ) -> Result<(JobReport, PublishReport), PublishError> {
     config.validate()?;
+    // A FIFO or device is refused before the preflight and the spool.
+    audiopack_ingest::check_input_file(input).map_err(audiopack_pipeline::JobError::from)?;
     runtime.block_on(store.preflight())?;
     let spool = ScratchDir::in_temp("audiopack-spool-").map_err(PublishError::local(
         std::env::temp_dir(),
