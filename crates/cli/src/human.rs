@@ -147,6 +147,16 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
     for w in &i.warnings {
         let _ = writeln!(s, "  warning: {}", clean(w));
     }
+    if let Some(pc) = &r.loudness.peak_control {
+        if verbose {
+            for note in &pc.notes {
+                let _ = writeln!(s, "  note: {}", clean(note));
+            }
+        }
+        for w in &pc.warnings {
+            let _ = writeln!(s, "  warning: {}", clean(w));
+        }
+    }
     let _ = writeln!(s, "  report  {}", shown(&out.join("report.json")));
     s
 }
