@@ -370,9 +370,6 @@ fn publish_survives_slowdowns_dropped_connections_and_delays() {
     );
 }
 
-/// A stereo 48 kHz 24-bit noise master of `seconds` (FLAC cannot shrink
-/// it: big lossless objects for the multipart path).
-
 /// Every manifest present on the server references only objects that are
 /// there: a media playlist's segments, and (for the entry points, which go
 /// last) every media object of the package.

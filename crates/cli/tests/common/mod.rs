@@ -238,7 +238,8 @@ pub fn with_keys(mut command: Command, access_key: &str, secret: &str) -> Comman
     command
 }
 
-/// `seconds` of stereo 24-bit noise at `rate` Hz, `dir/noise.wav`.
+/// `seconds` of stereo 24-bit noise at `rate` Hz, `dir/noise.wav` (FLAC
+/// cannot shrink it: big lossless objects for the multipart path).
 pub fn noise_master(dir: &Path, seconds: u32, rate: u32) -> PathBuf {
     let path = dir.join("noise.wav");
     ffmpeg_generate(
