@@ -27,7 +27,13 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-/// Runs audiopack under GNU time; (exit code, stdout, stderr, peak RSS KiB).
+/// The wall-time ceiling for any one file (measured, generous: the
+/// largest hostile file here takes about a second).
+const MAX_WALL: Duration = Duration::from_secs(20);
+
+/// Runs audiopack under GNU time, killed past [`MAX_WALL`] so a hang
+/// fails instead of blocking; (exit code, stdout, stderr, peak RSS KiB).
+/// Asserts the wall-time ceiling.
 fn run_measured(args: &[&str]) -> (Option<i32>, String, String, u64) {
     let time = Path::new("/usr/bin/time");
     assert!(
@@ -35,13 +41,40 @@ fn run_measured(args: &[&str]) -> (Option<i32>, String, String, u64) {
         "GNU time (/usr/bin/time, Debian package `time`) is required to measure peak RSS"
     );
     let rss_file = tempfile::NamedTempFile::new().expect("temp file");
-    let out = Command::new(time)
+    let mut child = Command::new(time)
         .args(["-f", "%M", "-o"])
         .arg(rss_file.path())
         .arg(env!("CARGO_BIN_EXE_audiopack"))
         .args(args)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("running audiopack under /usr/bin/time");
+    // Drain the pipes on threads: a full pipe must not look like a hang.
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out_pipe.read_to_string(&mut text);
+        text
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err_pipe.read_to_string(&mut text);
+        text
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > MAX_WALL {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("audiopack {args:?} still running after {MAX_WALL:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let rss = std::fs::read_to_string(rss_file.path()).expect("time output");
     let rss: u64 = rss
         .lines()
@@ -49,9 +82,9 @@ fn run_measured(args: &[&str]) -> (Option<i32>, String, String, u64) {
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or_else(|| panic!("no RSS in {rss:?}"));
     (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        status.code(),
+        out_reader.join().expect("stdout reader"),
+        err_reader.join().expect("stderr reader"),
         rss,
     )
 }
@@ -438,5 +471,90 @@ fn lying_headers_exit_3_or_warn_when_lenient() {
             report["warnings"].to_string().contains(lie),
             "{name}: {report}"
         );
+    }
+}
+
+/// Every fixture cut short at several points and a set of headers that
+/// lie: decoding each (`probe`, the full decode) stays under 128 MiB and
+/// 20 s, and ends in success or a bad-input/unsupported/limit code —
+/// never a panic (101) or an internal error (1).
+#[test]
+fn truncations_and_header_lies_stay_within_the_ceilings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    for name in [
+        "demo.flac",
+        "stereo_44100.mp3",
+        "stereo_44100.ogg",
+        "stereo_f32_44100.wav",
+        "stereo_s16_44100.aiff",
+        "stereo_s16_44100.flac",
+        "stereo_s24_48000.wav",
+        "surround51_s16_48000.wav",
+        "mono_u8_8000.wav",
+    ] {
+        let bytes = fixture_bytes(name);
+        for cut in [
+            12,
+            44,
+            200,
+            bytes.len() / 10,
+            bytes.len() / 2,
+            bytes.len() - 7,
+        ] {
+            cases.push((
+                format!("cut{cut}_{name}"),
+                bytes[..cut.min(bytes.len())].to_vec(),
+            ));
+        }
+    }
+    // Size fields that promise far more than the file holds.
+    let mut wav = fixture_bytes("stereo_s24_48000.wav");
+    let data = wav.windows(4).position(|w| w == b"data").expect("data") + 4;
+    wav[data..data + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    cases.push(("data_max.wav".into(), wav));
+    let mut wav = fixture_bytes("stereo_s24_48000.wav");
+    wav[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    cases.push(("riff_max.wav".into(), wav));
+    let mut flac = fixture_bytes("stereo_s16_44100.flac");
+    // STREAMINFO total samples (36 bits from byte 21 of the block body).
+    flac[8 + 13] |= 0x0F;
+    flac[8 + 14..8 + 18].copy_from_slice(&[0xFF; 4]);
+    cases.push(("samples_max.flac".into(), flac));
+    let mut aiff = fixture_bytes("stereo_s16_44100.aiff");
+    let comm = aiff.windows(4).position(|w| w == b"COMM").expect("COMM") + 10;
+    for (i, frames) in [u32::MAX, 1000].into_iter().enumerate() {
+        aiff[comm..comm + 4].copy_from_slice(&frames.to_be_bytes());
+        cases.push((format!("comm{i}.aiff"), aiff.clone()));
+    }
+    let mut mp3 = fixture_bytes("stereo_44100.mp3");
+    let info = mp3
+        .windows(4)
+        .position(|w| w == b"Info" || w == b"Xing")
+        .expect("Xing/Info");
+    mp3[info + 8..info + 12].copy_from_slice(&u32::MAX.to_be_bytes());
+    cases.push(("xing_max.mp3".into(), mp3));
+    // A huge ID3v2 size on an empty tag.
+    let mut id3 = b"ID3\x04\0\0".to_vec();
+    id3.extend_from_slice(&[0x7F; 4]);
+    id3.extend_from_slice(&fixture_bytes("stereo_44100.mp3"));
+    cases.push(("id3_size_max.mp3".into(), id3));
+
+    assert!(cases.len() > 60, "{} cases", cases.len());
+    for (name, bytes) in &cases {
+        let path = write(dir.path(), name, bytes);
+        let (code, _, stderr, rss) = run_measured(&["probe", path.to_str().expect("utf8")]);
+        assert!(
+            matches!(code, Some(0 | 3 | 4 | 5)),
+            "{name}: exit {code:?}: {stderr}"
+        );
+        assert!(rss < MAX_RSS_KIB, "{name}: peaked at {rss} KiB");
+        if code != Some(0) {
+            assert!(
+                stderr.contains(name.as_str()),
+                "{name}: message names the file: {stderr}"
+            );
+            assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+        }
     }
 }
