@@ -202,6 +202,13 @@ mod tests {
         v
     }
 
+    fn name_of(path: &Path) -> String {
+        path.file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned()
+    }
+
     #[test]
     fn a_dead_runs_directory_is_swept_and_a_live_one_kept() {
         let parent = tempfile::tempdir().expect("tmp");
@@ -218,12 +225,7 @@ mod tests {
         fs::write(parent.path().join("other-dead.lock"), b"").expect("lock");
 
         assert_eq!(sweep_leftovers(parent.path(), "job-"), 1);
-        let live_name = live
-            .path()
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
+        let live_name = name_of(live.path());
         let mut expected = vec![
             "job-unlocked".to_string(),
             format!("{live_name}.lock"),
@@ -252,12 +254,7 @@ mod tests {
         fs::write(parent.path().join("job-a.lock-pending"), b"").expect("pending");
         fs::write(parent.path().join("job-b.lock"), b"").expect("lock");
         let live = ScratchDir::new(parent.path(), "job-").expect("live");
-        let live_name = live
-            .path()
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
+        let live_name = name_of(live.path());
         let mut expected = vec![format!("{live_name}.lock"), live_name];
         expected.sort();
         assert_eq!(names(parent.path()), expected);
