@@ -412,7 +412,7 @@ mod s3 {
 
     use std::sync::Arc;
 
-    use audiopack_testkit::{Fault, FaultProxy, RequestInfo, S3Server};
+    use audiopack_testkit::{Fault, FaultProxy, RequestInfo};
 
     use super::*;
 
@@ -432,12 +432,9 @@ mod s3 {
     #[test]
     fn a_signal_mid_download_or_mid_upload_leaves_nothing() {
         let tmp = tempfile::tempdir().expect("tmp");
-        let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
-        server.create_bucket("origin").expect("bucket");
-        let upload = server.object_path("origin", "uploads/noise.wav");
-        std::fs::create_dir_all(upload.parent().expect("parent")).expect("mkdir");
+        let server = s3_server(tmp.path(), AK, SK, "origin");
         let master = noise_master(tmp.path(), 60, 96_000);
-        std::fs::copy(&master, &upload).expect("upload");
+        s3_upload_file(&server, "origin", "uploads/noise.wav", &master);
         // Every request a little slow, so both phases last long enough.
         let proxy = FaultProxy::start(
             server.addr(),
@@ -451,20 +448,17 @@ mod s3 {
             ("INT", 130, "audiopack-input-"),
             ("TERM", 143, "audiopack-spool-"),
         ] {
-            let child = with_keys(s3_isolated(), AK, SK)
-                .env("TMPDIR", &scratch)
-                .args([
-                    "ingest",
-                    "s3://origin/uploads/noise.wav",
-                    "--out",
-                    "s3://origin/sig/",
-                    "--endpoint-url",
-                    &proxy.endpoint(),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn");
+            let child = s3_ingest(
+                with_keys(s3_isolated(), AK, SK),
+                &scratch,
+                "s3://origin/uploads/noise.wav",
+                "s3://origin/sig/",
+                &proxy.endpoint(),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
             let out = signal_when(
                 child,
                 || entries(&scratch).iter().any(|n| n.starts_with(phase)),

@@ -30,11 +30,7 @@ fn s3_bin_as(access_key: &str, secret: &str) -> Command {
 }
 
 fn s3_run(endpoint: &str, args: &[&str]) -> Output {
-    s3_bin(SK)
-        .args(args)
-        .args(["--endpoint-url", endpoint])
-        .output()
-        .expect("running audiopack")
+    run_at(s3_bin(SK), endpoint, args)
 }
 
 fn assert_ok(out: &Output, what: &str) {
@@ -139,8 +135,7 @@ fn puts(log: &Arc<Mutex<Vec<(String, String)>>>) -> Vec<String> {
 #[test]
 fn ingest_to_s3_publishes_every_object_in_manifest_safe_order() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
+    let server = s3_server(tmp.path(), AK, SK, BUCKET);
     let log = Arc::new(Mutex::new(Vec::new()));
     let proxy = FaultProxy::start(server.addr(), recording(&log, |_| None)).expect("proxy");
     let dest = format!("s3://{BUCKET}/catalog/track-1/");
@@ -313,8 +308,7 @@ fn publish_survives_slowdowns_dropped_connections_and_delays() {
         "the lossless file ({flac_len} B) must need 3 parts"
     );
 
-    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
+    let server = s3_server(tmp.path(), AK, SK, BUCKET);
     // Every write fails twice before it lands: SlowDown, then a dropped
     // connection (before the server saw it for some keys, after it applied
     // the write for the others); every read waits a little.
@@ -413,8 +407,7 @@ fn assert_no_dangling_reference(server: &S3Server, prefix: &str, pkg_media: &[St
 /// The test server (with the bucket) over `dir/s3`, and a proxy in front
 /// holding every request `ms` milliseconds: a distant origin.
 fn distant_server(dir: &Path, ms: u64) -> (S3Server, FaultProxy) {
-    let server = S3Server::start(&dir.join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
+    let server = s3_server(dir, AK, SK, BUCKET);
     let delay = Duration::from_millis(ms);
     let proxy = FaultProxy::start(
         server.addr(),
@@ -521,22 +514,17 @@ fn working_directories_of_a_killed_run_are_removed_by_the_next_one() {
     let tmp = tempfile::tempdir().expect("tmp");
     let master = noise_master(tmp.path(), 30, 48_000);
     let (server, proxy) = distant_server(tmp.path(), 30);
-    let upload = server.object_path(BUCKET, "uploads/noise.wav");
-    std::fs::create_dir_all(upload.parent().expect("parent")).expect("mkdir");
-    std::fs::copy(&master, &upload).expect("upload");
+    s3_upload_file(&server, BUCKET, "uploads/noise.wav", &master);
     let scratch = tmp.path().join("scratch");
     std::fs::create_dir(&scratch).expect("scratch");
     let ingest_s3 = |endpoint: &str| {
-        let mut c = s3_bin(SK);
-        c.env("TMPDIR", &scratch).args([
-            "ingest",
+        s3_ingest(
+            s3_bin(SK),
+            &scratch,
             "s3://origin/uploads/noise.wav",
-            "--out",
             "s3://origin/k/",
-            "--endpoint-url",
             endpoint,
-        ]);
-        c
+        )
     };
 
     // s3:// in, s3:// out: killed once the package is being spooled and
@@ -627,22 +615,18 @@ fn ingest_to_s3_keeps_only_media_not_yet_stored_on_local_disk() {
     let (server, proxy) = distant_server(tmp.path(), 20);
     let scratch = tmp.path().join("scratch");
     std::fs::create_dir(&scratch).expect("scratch");
-    let mut child = s3_bin(SK)
-        .env("TMPDIR", &scratch)
-        .args([
-            "ingest",
-            master.to_str().expect("utf8"),
-            "--out",
-            "s3://origin/spool/",
-            "--segment-duration",
-            "1",
-            "--endpoint-url",
-            &proxy.endpoint(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = s3_ingest(
+        s3_bin(SK),
+        &scratch,
+        master.to_str().expect("utf8"),
+        "s3://origin/spool/",
+        &proxy.endpoint(),
+    )
+    .args(["--segment-duration", "1"])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn");
     let mut most_on_disk = 0;
     let started = Instant::now();
     while child.try_wait().expect("wait").is_none() && started.elapsed() < Duration::from_secs(120)
@@ -673,8 +657,7 @@ fn ingest_to_s3_keeps_only_media_not_yet_stored_on_local_disk() {
 fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
     let tmp = tempfile::tempdir().expect("tmp");
     let pkg = package(tmp.path(), &["--no-lossless", "--ladder", "64"]);
-    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
+    let server = s3_server(tmp.path(), AK, SK, BUCKET);
     let log = Arc::new(Mutex::new(Vec::new()));
     let proxy = FaultProxy::start(server.addr(), recording(&log, |_| None)).expect("proxy");
     let pkg_arg = pkg.to_str().expect("utf8");
@@ -682,17 +665,11 @@ fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
     let demo = demo.to_str().expect("utf8");
 
     // Wrong secret.
-    let out = s3_bin("not-the-secret")
-        .args([
-            "publish",
-            pkg_arg,
-            "--out",
-            "s3://origin/x/",
-            "--endpoint-url",
-            &proxy.endpoint(),
-        ])
-        .output()
-        .expect("run");
+    let out = run_at(
+        s3_bin("not-the-secret"),
+        &proxy.endpoint(),
+        &["publish", pkg_arg, "--out", "s3://origin/x/"],
+    );
     let err = assert_exit(&out, 7);
     assert!(
         err.contains("s3://origin") && err.contains("credentials rejected"),
@@ -751,11 +728,9 @@ fn storage_errors_have_their_own_exit_codes_and_no_retry_storm() {
 
     // A bad input from S3 is a bad-input error naming the URL, and nothing
     // is published.
-    let bad = server.object_path(BUCKET, "uploads/bad.flac");
-    std::fs::create_dir_all(bad.parent().expect("parent")).expect("mkdir");
     let mut bytes = std::fs::read(fixture("demo.flac")).expect("demo");
     bytes.truncate(bytes.len() / 2);
-    std::fs::write(&bad, bytes).expect("write");
+    s3_upload_bytes(&server, BUCKET, "uploads/bad.flac", &bytes);
     let out = s3_run(
         &proxy.endpoint(),
         &[
@@ -787,19 +762,13 @@ fn access_denied_is_exit_8_before_any_work_and_reads_suffice_for_a_dry_run() {
     ];
     let server = S3Server::start_with_users(&tmp.path().join("s3"), 0, &users).expect("server");
     server.create_bucket(BUCKET).expect("bucket");
-    let upload = server.object_path(BUCKET, "uploads/song.flac");
-    std::fs::create_dir_all(upload.parent().expect("parent")).expect("mkdir");
-    std::fs::copy(fixture("demo.flac"), &upload).expect("upload");
+    s3_upload_file(&server, BUCKET, "uploads/song.flac", &fixture("demo.flac"));
     let log = Arc::new(Mutex::new(Vec::new()));
     let proxy = FaultProxy::start(server.addr(), recording(&log, |_| None)).expect("proxy");
     let run = |access_key: &str, secret: &str, args: &[&str]| {
         log.lock().expect("log").clear();
         let started = Instant::now();
-        let out = s3_bin_as(access_key, secret)
-            .args(args)
-            .args(["--endpoint-url", &proxy.endpoint()])
-            .output()
-            .expect("run");
+        let out = run_at(s3_bin_as(access_key, secret), &proxy.endpoint(), args);
         (out, started.elapsed(), log.lock().expect("log").len())
     };
 
@@ -885,11 +854,8 @@ fn access_denied_is_exit_8_before_any_work_and_reads_suffice_for_a_dry_run() {
 #[test]
 fn s3_input_dry_run_and_directory_destination() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
-    let upload = server.object_path(BUCKET, "uploads/song.flac");
-    std::fs::create_dir_all(upload.parent().expect("parent")).expect("mkdir");
-    std::fs::copy(fixture("demo.flac"), &upload).expect("copy");
+    let server = s3_server(tmp.path(), AK, SK, BUCKET);
+    s3_upload_file(&server, BUCKET, "uploads/song.flac", &fixture("demo.flac"));
 
     // s3:// in, local out: the report names the URL.
     let local = tmp.path().join("from-s3");

@@ -28,11 +28,7 @@ fn s3_bin(credentials: bool) -> Command {
 }
 
 fn s3_run(endpoint: &str, args: &[&str]) -> Output {
-    s3_bin(true)
-        .args(args)
-        .args(["--endpoint-url", endpoint])
-        .output()
-        .expect("running audiopack")
+    run_at(s3_bin(true), endpoint, args)
 }
 
 /// Asserts the run failed with `code` and said so on one line; returns it.
@@ -42,6 +38,25 @@ fn assert_exit(out: &Output, code: i32) -> String {
     assert_eq!(err.lines().count(), 1, "one line expected: {err:?}");
     assert!(err.starts_with("error: "), "{err}");
     err
+}
+
+/// Asserts the run succeeded, showing its stderr if not.
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `audiopack publish PKG --out DEST`.
+fn publish_to(pkg: &Path, dest: &Path) -> Output {
+    run(&[
+        "publish",
+        pkg.to_str().expect("utf8"),
+        "--out",
+        dest.to_str().expect("utf8"),
+    ])
 }
 
 /// A small package (one Opus rung, no lossless tier).
@@ -56,9 +71,25 @@ fn package(dir: &Path) -> PathBuf {
 }
 
 fn server(dir: &Path) -> S3Server {
-    let server = S3Server::start(&dir.join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
-    server
+    s3_server(dir, AK, SK, BUCKET)
+}
+
+/// Runs `args` against `server` through a proxy counting what it serves,
+/// expects exit 5 from an input refused before its download (at most
+/// 128 KiB served); returns the message.
+fn refused_before_download(server: &S3Server, args: &[&str], what: &str) -> String {
+    let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
+    let started = Instant::now();
+    let out = s3_run(&proxy.endpoint(), args);
+    let took = started.elapsed();
+    let err = assert_exit(&out, 5);
+    let served = proxy.stats().response_bytes;
+    eprintln!("{what}: {took:?}, {served} bytes served: {err}");
+    assert!(
+        served < 128 * 1024,
+        "{served} bytes downloaded to refuse it"
+    );
+    err
 }
 
 #[test]
@@ -160,17 +191,16 @@ fn endpoint_urls_and_prefixes_that_cannot_work_are_usage_errors() {
 fn missing_credentials_are_one_line_and_exit_7() {
     let tmp = tempfile::tempdir().expect("tmp");
     let server = server(tmp.path());
-    let out = s3_bin(false)
-        .args([
+    let out = run_at(
+        s3_bin(false),
+        &server.endpoint(),
+        &[
             "ingest",
             fixture("demo.flac").to_str().expect("utf8"),
             "--out",
             "s3://origin/x/",
-            "--endpoint-url",
-            &server.endpoint(),
-        ])
-        .output()
-        .expect("run");
+        ],
+    );
     let err = assert_exit(&out, 7);
     assert!(
         err.contains("s3://origin") && err.contains("no usable credentials"),
@@ -187,14 +217,7 @@ fn missing_credentials_are_one_line_and_exit_7() {
 fn a_destination_that_is_a_file_is_exit_6() {
     let tmp = tempfile::tempdir().expect("tmp");
     let pkg = package(tmp.path());
-    let publish = |dest: &Path| {
-        run(&[
-            "publish",
-            pkg.to_str().expect("utf8"),
-            "--out",
-            dest.to_str().expect("utf8"),
-        ])
-    };
+    let publish = |dest: &Path| publish_to(&pkg, dest);
     // The package's own report (as in the issue): inside the package.
     let report = pkg.join("report.json");
     let before = std::fs::read(&report).expect("report");
@@ -216,14 +239,10 @@ fn a_destination_that_is_a_file_is_exit_6() {
 fn an_s3_input_over_the_size_limit_is_exit_5_before_the_download() {
     let tmp = tempfile::tempdir().expect("tmp");
     let server = server(tmp.path());
-    let object = server.object_path(BUCKET, "uploads/huge.wav");
-    std::fs::create_dir_all(object.parent().expect("parent")).expect("mkdir");
-    std::fs::write(&object, vec![0u8; 24 << 20]).expect("object");
-    let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
+    s3_upload_bytes(&server, BUCKET, "uploads/huge.wav", &vec![0u8; 24 << 20]);
     let out_dir = tmp.path().join("out");
-    let started = Instant::now();
-    let out = s3_run(
-        &proxy.endpoint(),
+    let err = refused_before_download(
+        &server,
         &[
             "ingest",
             "s3://origin/uploads/huge.wav",
@@ -232,18 +251,11 @@ fn an_s3_input_over_the_size_limit_is_exit_5_before_the_download() {
             "--max-input-size",
             "16",
         ],
+        "24 MiB object over a 16 MiB limit",
     );
-    let took = started.elapsed();
-    let err = assert_exit(&out, 5);
-    let served = proxy.stats().response_bytes;
-    eprintln!("24 MiB object over a 16 MiB limit: {took:?}, {served} bytes served: {err}");
     assert!(
         err.contains("s3://origin/uploads/huge.wav") && err.contains("25165824 bytes"),
         "{err}"
-    );
-    assert!(
-        served < 128 * 1024,
-        "{served} bytes downloaded to refuse it"
     );
     assert!(!out_dir.exists());
 }
@@ -373,12 +385,7 @@ fn publish_checks_the_package_before_any_upload() {
     assert_eq!(stats.requests, 0, "{stats:?}");
     assert!(server.list_keys(BUCKET).is_empty());
 
-    let out = publish(&extra, &["--include-extra"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&publish(&extra, &["--include-extra"]));
     let keys = server.list_keys(BUCKET);
     assert!(keys.contains(&"p/notes.txt".to_string()), "{keys:?}");
     assert!(keys.contains(&"p/master.m3u8".to_string()), "{keys:?}");
@@ -388,14 +395,7 @@ fn publish_checks_the_package_before_any_upload() {
 fn publish_to_a_directory_follows_the_rule_of_ingest_out() {
     let tmp = tempfile::tempdir().expect("tmp");
     let pkg = package(tmp.path());
-    let publish = |dest: &Path| {
-        run(&[
-            "publish",
-            pkg.to_str().expect("utf8"),
-            "--out",
-            dest.to_str().expect("utf8"),
-        ])
-    };
+    let publish = |dest: &Path| publish_to(&pkg, dest);
 
     // A directory holding something else.
     let foreign = tmp.path().join("foreign");
@@ -426,28 +426,10 @@ fn publish_to_a_directory_follows_the_rule_of_ingest_out() {
     let victim = tmp.path().join("victim");
     std::fs::rename(&rendition, &victim).expect("move");
     std::os::unix::fs::symlink(&victim, &rendition).expect("symlink");
-    let before: Vec<_> = std::fs::read_dir(&victim)
-        .expect("ls")
-        .flatten()
-        .map(|e| {
-            (
-                e.file_name(),
-                e.metadata().expect("meta").modified().expect("mtime"),
-            )
-        })
-        .collect();
+    let before = names_and_mtimes(&victim);
     let err = assert_exit(&publish(&trapped), 6);
     assert!(err.contains("symbolic link"), "{err}");
-    let after: Vec<_> = std::fs::read_dir(&victim)
-        .expect("ls")
-        .flatten()
-        .map(|e| {
-            (
-                e.file_name(),
-                e.metadata().expect("meta").modified().expect("mtime"),
-            )
-        })
-        .collect();
+    let after = names_and_mtimes(&victim);
     assert_eq!(before, after, "written through the link");
 
     // Inside the package itself.
@@ -458,12 +440,7 @@ fn publish_to_a_directory_follows_the_rule_of_ingest_out() {
     // Absent, then an earlier package (a rerun): both fine.
     let fresh = tmp.path().join("fresh");
     for _ in 0..2 {
-        let out = publish(&fresh);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&publish(&fresh));
     }
     assert!(fresh.join("master.m3u8").is_file());
 
@@ -477,23 +454,27 @@ fn publish_to_a_directory_follows_the_rule_of_ingest_out() {
         &["--no-lossless", "--ladder", "96"],
     );
     for source in [&other, &other, &pkg] {
-        let out = run(&[
-            "publish",
-            source.to_str().expect("utf8"),
-            "--out",
-            fresh.to_str().expect("utf8"),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&publish_to(source, &fresh));
         let mut published = files_below(&fresh);
         let mut expected = files_below(source);
         published.retain(|f| f != "report.json");
         expected.retain(|f| f != "report.json");
         assert_eq!(published, expected, "after publishing {}", source.display());
     }
+}
+
+/// The names in `dir` with their modification times.
+fn names_and_mtimes(dir: &Path) -> Vec<(std::ffi::OsString, std::time::SystemTime)> {
+    std::fs::read_dir(dir)
+        .expect("ls")
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name(),
+                e.metadata().expect("meta").modified().expect("mtime"),
+            )
+        })
+        .collect()
 }
 
 /// Every file and directory below `dir`, relative, sorted.
@@ -540,29 +521,23 @@ fn an_s3_input_whose_header_is_over_the_limits_is_exit_5_before_the_download() {
     let tmp = tempfile::tempdir().expect("tmp");
     let server = server(tmp.path());
     // 4 GB of 8 kHz 16-bit mono declared (74 h); the object is 48 MiB.
-    let object = server.object_path(BUCKET, "uploads/long.wav");
-    std::fs::create_dir_all(object.parent().expect("parent")).expect("mkdir");
-    std::fs::write(&object, wav(0xFFFF_0000, 48 << 20)).expect("object");
-    let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
-    let started = Instant::now();
-    let out = s3_run(
-        &proxy.endpoint(),
+    s3_upload_bytes(
+        &server,
+        BUCKET,
+        "uploads/long.wav",
+        &wav(0xFFFF_0000, 48 << 20),
+    );
+    let err = refused_before_download(
+        &server,
         &[
             "ingest",
             "s3://origin/uploads/long.wav",
             "--out",
             "s3://origin/long/",
         ],
+        "over-limit header on a 48 MiB object",
     );
-    let took = started.elapsed();
-    let err = assert_exit(&out, 5);
-    let served = proxy.stats().response_bytes;
-    eprintln!("over-limit header on a 48 MiB object: {took:?}, {served} bytes served: {err}");
     assert!(err.contains("s3://origin/uploads/long.wav"), "{err}");
-    assert!(
-        served < 128 * 1024,
-        "{served} bytes downloaded to refuse it"
-    );
     assert!(
         server.list_keys(BUCKET) == ["uploads/long.wav"],
         "nothing published"

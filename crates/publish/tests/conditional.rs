@@ -3,80 +3,14 @@
 //! settled by the object it left, and another writer's object is never
 //! silently overwritten.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
-use audiopack_publish::{
-    Expected, PublishErrorKind, PutObject, S3Credentials, S3Options, S3Store, S3Url, Store,
-    StoreErrorKind, classify, sha256_hex,
-};
+use audiopack_publish::{PublishErrorKind, Store, StoreErrorKind};
 use audiopack_testkit::{Fault, FaultProxy, RequestInfo, S3Server, no_faults};
-
-const AK: &str = "AKIACONDITIONAL";
-const SK: &str = "conditional-secret";
-const BUCKET: &str = "origin";
-const MIB: usize = 1024 * 1024;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// A store writing `s3://origin/track/` through `endpoint`, multipart above
-/// 5 MiB in 5 MiB parts.
-async fn store(endpoint: &str) -> Store {
-    let options = S3Options {
-        credentials: Some(S3Credentials {
-            access_key_id: AK.into(),
-            secret_access_key: SK.into(),
-            session_token: None,
-        }),
-        endpoint_url: Some(endpoint.into()),
-        multipart_threshold: 5 * MIB,
-        part_size: 5 * MIB,
-        ..S3Options::default()
-    };
-    let url = S3Url::parse_prefix(&format!("s3://{BUCKET}/track/")).expect("url");
-    Store::S3(Box::new(
-        S3Store::connect(url, options).await.expect("client"),
-    ))
-}
-
-/// Writes `bytes` at `relative` expecting what the store holds now, as the
-/// publisher does (HEAD, then a conditional PUT).
-async fn put_expecting(
-    store: &Store,
-    relative: &str,
-    bytes: &[u8],
-    seen: Option<&audiopack_publish::Existing>,
-) -> Result<(), audiopack_publish::PublishError> {
-    let (_, meta) = classify(relative, bytes);
-    let sha256 = sha256_hex(bytes);
-    store
-        .put(PutObject {
-            relative,
-            bytes,
-            sha256: &sha256,
-            meta: &meta,
-            expected: Expected::from_existing(seen),
-        })
-        .await
-}
-
-fn noise(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use common::*;
 
 /// The bytes the server holds under `track/<relative>`.
 fn stored(server: &S3Server, relative: &str) -> Vec<u8> {
@@ -96,8 +30,7 @@ fn open_uploads(root: &Path) -> usize {
 #[test]
 fn a_write_whose_answer_was_lost_is_settled_by_the_object_it_left() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let server = S3Server::start(tmp.path(), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
+    let server = server(tmp.path());
     // The server applies the first attempt of every write, then the
     // connection drops before the answer: the retry finds the object there
     // and its condition (If-None-Match: *) refused.
@@ -112,7 +45,7 @@ fn a_write_whose_answer_was_lost_is_settled_by_the_object_it_left() {
     let small = noise(300_000, 1);
     let large = noise(11 * MIB + 123, 2);
     runtime().block_on(async {
-        let store = store(&proxy.endpoint()).await;
+        let store = store(options(&proxy.endpoint())).await;
         put_expecting(&store, "opus_96k/1.m4s", &small, None)
             .await
             .expect("a lost PUT answer is not an error");
@@ -131,8 +64,7 @@ fn a_write_whose_answer_was_lost_is_settled_by_the_object_it_left() {
 #[test]
 fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let server = S3Server::start(tmp.path(), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
+    let server = server(tmp.path());
     let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
     let ours = noise(200_000, 3);
     let theirs = noise(200_000, 4);
@@ -140,7 +72,7 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
     let big_ours = noise(6 * MIB, 6);
     let big_theirs = noise(6 * MIB, 7);
     runtime().block_on(async {
-        let store = store(&proxy.endpoint()).await;
+        let store = store(options(&proxy.endpoint())).await;
         let other = store_direct(&server).await;
 
         // We look (nothing there), another writer puts its object, we write.
@@ -206,5 +138,5 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
 
 /// A second writer, straight to the server.
 async fn store_direct(server: &S3Server) -> Store {
-    store(&server.endpoint()).await
+    store(options(&server.endpoint())).await
 }

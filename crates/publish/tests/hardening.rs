@@ -2,62 +2,18 @@
 //! server (s3s-fs, in process) through the testkit's proxy, or against an
 //! endpoint that accepts connections and never answers.
 
-use std::path::Path;
+mod common;
+
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use audiopack_pipeline::{IngestConfig, JobErrorKind};
 use audiopack_publish::{
-    Expected, INPUT_HEAD_BYTES, PublishError, PublishErrorKind, PutObject, S3Credentials,
-    S3Options, S3Store, S3Url, Store, StoreErrorKind, classify, fetch_input, fetch_input_checked,
-    sha256_hex,
+    INPUT_HEAD_BYTES, PublishError, PublishErrorKind, S3Options, StoreErrorKind, fetch_input,
+    fetch_input_checked,
 };
 use audiopack_testkit::{FaultProxy, S3Server, StalledEndpoint, no_faults};
-
-const AK: &str = "AKIAHARDENING";
-const SK: &str = "hardening-secret";
-const BUCKET: &str = "origin";
-const MIB: usize = 1024 * 1024;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn options(endpoint: &str) -> S3Options {
-    S3Options {
-        credentials: Some(S3Credentials {
-            access_key_id: AK.into(),
-            secret_access_key: SK.into(),
-            session_token: None,
-        }),
-        endpoint_url: Some(endpoint.into()),
-        multipart_threshold: 5 * MIB,
-        part_size: 5 * MIB,
-        ..S3Options::default()
-    }
-}
-
-async fn store(options: S3Options) -> Store {
-    let url = S3Url::parse_prefix(&format!("s3://{BUCKET}/track/")).expect("url");
-    Store::S3(Box::new(
-        S3Store::connect(url, options).await.expect("client"),
-    ))
-}
-
-fn noise(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use common::*;
 
 #[test]
 fn a_stalled_endpoint_fails_the_preflight_quickly_as_unreachable() {
@@ -82,8 +38,7 @@ fn a_stalled_endpoint_fails_the_preflight_quickly_as_unreachable() {
 #[test]
 fn a_slow_but_progressing_multipart_upload_is_not_cut_short() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let server = S3Server::start(tmp.path(), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
+    let server = server(tmp.path());
     let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
     // 1 MiB/s: the first 5 MiB part takes about 5 s to send, longer than
     // a request without a body may take (3 s), and the answer comes only
@@ -98,16 +53,7 @@ fn a_slow_but_progressing_multipart_upload_is_not_cut_short() {
     let started = Instant::now();
     let retries = runtime().block_on(async {
         let store = store(options).await;
-        let sha256 = sha256_hex(&bytes);
-        let (_, meta) = classify("flac.mp4", &bytes);
-        store
-            .put(PutObject {
-                relative: "flac.mp4",
-                bytes: &bytes,
-                sha256: &sha256,
-                meta: &meta,
-                expected: Expected::Absent,
-            })
+        put_expecting(&store, "flac.mp4", &bytes, None)
             .await
             .expect("a slow upload that progresses succeeds");
         store.retries()
@@ -149,18 +95,24 @@ fn upload(server: &S3Server, key: &str, bytes: &[u8]) {
     std::fs::write(path, bytes).expect("upload");
 }
 
+/// The test server over `root/s3` holding `bytes` at `key`, a proxy in
+/// front of it, and an empty spool directory `root/spool`.
+fn serving(root: &Path, key: &str, bytes: &[u8]) -> (S3Server, FaultProxy, PathBuf) {
+    let server = server(&root.join("s3"));
+    upload(&server, key, bytes);
+    let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
+    let dir = root.join("spool");
+    std::fs::create_dir_all(&dir).expect("spool");
+    (server, proxy, dir)
+}
+
 #[test]
 fn an_input_whose_header_is_over_the_limits_is_refused_before_the_download() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
     // 4 GB of 8 kHz 16-bit mono declared: 74 h, over the 6 h limit; the
     // object itself is 48 MiB.
     let object = wav(0xFFFF_0000, 48 * MIB);
-    upload(&server, "uploads/long.wav", &object);
-    let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
-    let dir = tmp.path().join("spool");
-    std::fs::create_dir_all(&dir).expect("spool");
+    let (server, proxy, dir) = serving(tmp.path(), "uploads/long.wav", &object);
     let started = Instant::now();
     let result = runtime().block_on(fetch_input_checked(
         "s3://origin/uploads/long.wav",
@@ -205,12 +157,7 @@ fn an_input_whose_header_is_over_the_limits_is_refused_before_the_download() {
 #[test]
 fn an_input_larger_than_the_maximum_size_is_refused_before_the_download() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
-    upload(&server, "uploads/big.bin", &noise(12 * MIB, 3));
-    let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
-    let dir = tmp.path().join("spool");
-    std::fs::create_dir_all(&dir).expect("spool");
+    let (_server, proxy, dir) = serving(tmp.path(), "uploads/big.bin", &noise(12 * MIB, 3));
     let err = runtime()
         .block_on(fetch_input(
             "s3://origin/uploads/big.bin",
@@ -240,14 +187,9 @@ fn a_full_local_disk_while_downloading_is_local_io_and_not_retried() {
         panic!("/dev/full is needed to simulate a full disk");
     }
     let tmp = tempfile::tempdir().expect("tmp");
-    let server = S3Server::start(&tmp.path().join("s3"), AK, SK).expect("server");
-    server.create_bucket(BUCKET).expect("bucket");
-    upload(&server, "uploads/song.flac", &noise(3 * MIB, 5));
-    let proxy = FaultProxy::start(server.addr(), no_faults()).expect("proxy");
+    let (_server, proxy, dir) = serving(tmp.path(), "uploads/song.flac", &noise(3 * MIB, 5));
     // The download lands on /dev/full: every write fails with ENOSPC, as on
     // a full TMPDIR.
-    let dir = tmp.path().join("spool");
-    std::fs::create_dir_all(&dir).expect("spool");
     std::os::unix::fs::symlink("/dev/full", dir.join("song.flac")).expect("symlink");
     let started = Instant::now();
     let err = runtime()

@@ -249,3 +249,65 @@ pub fn noise_master(dir: &Path, seconds: u32, rate: u32) -> PathBuf {
     );
     path
 }
+
+/// The test S3 server over `dir/s3`, accepting this key pair, with `bucket`.
+pub fn s3_server(
+    dir: &Path,
+    access_key: &str,
+    secret: &str,
+    bucket: &str,
+) -> audiopack_testkit::S3Server {
+    let server =
+        audiopack_testkit::S3Server::start(&dir.join("s3"), access_key, secret).expect("server");
+    server.create_bucket(bucket).expect("bucket");
+    server
+}
+
+/// Where `key` of `bucket` lives in the test server's directory, its parent
+/// made: write or copy the object there.
+fn s3_object_path(server: &audiopack_testkit::S3Server, bucket: &str, key: &str) -> PathBuf {
+    let path = server.object_path(bucket, key);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    path
+}
+
+/// Uploads the local file `from` as `key` of `bucket` (a copy into the test
+/// server's directory).
+pub fn s3_upload_file(server: &audiopack_testkit::S3Server, bucket: &str, key: &str, from: &Path) {
+    std::fs::copy(from, s3_object_path(server, bucket, key)).expect("upload");
+}
+
+/// Uploads `bytes` as `key` of `bucket` (written into the test server's
+/// directory).
+pub fn s3_upload_bytes(
+    server: &audiopack_testkit::S3Server,
+    bucket: &str,
+    key: &str,
+    bytes: &[u8],
+) {
+    std::fs::write(s3_object_path(server, bucket, key), bytes).expect("upload");
+}
+
+/// Runs `command` with `args` and `--endpoint-url ENDPOINT`.
+pub fn run_at(mut command: Command, endpoint: &str, args: &[&str]) -> Output {
+    command
+        .args(args)
+        .args(["--endpoint-url", endpoint])
+        .output()
+        .expect("running audiopack")
+}
+
+/// `command` (an [`s3_isolated`] one) as `ingest INPUT --out OUT
+/// --endpoint-url ENDPOINT` with its working files in `tmpdir`.
+pub fn s3_ingest(
+    mut command: Command,
+    tmpdir: &Path,
+    input: &str,
+    out: &str,
+    endpoint: &str,
+) -> Command {
+    command
+        .env("TMPDIR", tmpdir)
+        .args(["ingest", input, "--out", out, "--endpoint-url", endpoint]);
+    command
+}
