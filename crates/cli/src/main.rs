@@ -63,8 +63,30 @@ struct SpooledInput {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stop = StopSignal::install();
+    // Panics are caught (in the decoder calls, at the job boundary, and
+    // here) and reported as one `error:` line: the default hook's
+    // "thread panicked at …" lines would break the one-line contract.
+    std::panic::set_hook(Box::new(|_| {}));
     let mut spooled = None;
-    match run(&cli, &stop, &mut spooled) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(&cli, &stop, &mut spooled)
+    }));
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            eprintln!(
+                "error: internal error (please report): {}",
+                human::clean(&message)
+            );
+            return ExitCode::from(1);
+        }
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let mut message = format!("error: {e}");

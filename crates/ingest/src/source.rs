@@ -121,12 +121,14 @@ impl Source {
         let media = PatchedSource::new(media, scan.patches);
         let mss = MediaSourceStream::new(Box::new(media), MediaSourceStreamOptions::default());
         let (probed, budget) = with_budget(budget, || {
-            probe().probe(
-                &Hint::new(),
-                mss,
-                FormatOptions::default(),
-                MetadataOptions::default(),
-            )
+            contained(|| {
+                probe().probe(
+                    &Hint::new(),
+                    mss,
+                    FormatOptions::default(),
+                    MetadataOptions::default(),
+                )
+            })
         });
         warnings.extend(budget.warnings);
         let mut reader = probed.map_err(|e| match e {
@@ -209,15 +211,15 @@ impl Source {
         let gapless = !(is_mp3 && track.delay.is_none());
         let exact_length = !is_mp3 || track.delay.is_some();
         let options = AudioDecoderOptions::default().gapless(gapless).verify(true);
-        let decoder = symphonia::default::get_codecs()
-            .make_audio_decoder(&params, &options)
-            .map_err(|e| match e {
-                SymError::Unsupported(what) => IngestError::Unsupported {
-                    path: path_buf.clone(),
-                    detail: format!("codec: {what}"),
-                },
-                other => classify(&path_buf, other, "setting up the decoder"),
-            })?;
+        let decoder =
+            contained(|| symphonia::default::get_codecs().make_audio_decoder(&params, &options))
+                .map_err(|e| match e {
+                    SymError::Unsupported(what) => IngestError::Unsupported {
+                        path: path_buf.clone(),
+                        detail: format!("codec: {what}"),
+                    },
+                    other => classify(&path_buf, other, "setting up the decoder"),
+                })?;
         let codec = decoder.codec_info().short_name.to_string();
         let check_finite = [
             CODEC_ID_PCM_F32LE,
@@ -278,7 +280,7 @@ impl Source {
             return Ok(None);
         }
         loop {
-            let packet = match self.reader.next_packet() {
+            let packet = match contained(|| self.reader.next_packet()) {
                 Ok(Some(p)) => p,
                 Ok(None) => return self.end_of_stream().map(|()| None),
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -296,7 +298,7 @@ impl Source {
                 continue;
             }
             self.packets += 1;
-            let decoded = match self.decoder.decode(&packet) {
+            let decoded = match contained(|| self.decoder.decode(&packet)) {
                 Ok(buf) => buf,
                 Err(e @ (SymError::DecodeError(_) | SymError::IoError(_))) => {
                     if self.strict {
@@ -516,6 +518,19 @@ fn first_absurd_sample(block: &[Vec<f32>]) -> Option<(usize, usize, f32)> {
 }
 
 /// Maps a symphonia error to ours, naming what we were doing.
+/// Runs a call into symphonia, turning a panic inside it into a decode
+/// error. Fuzzing found crafted WAV `fmt ` chunks and Ogg Vorbis codebooks
+/// that make symphonia 0.6.1 overflow or fail an `assert!`
+/// (`fuzz/regressions/decode/`): such a file is bad input (exit 3), not an
+/// internal error. The reader or decoder is not used again after it
+/// panicked in strict mode; lenient mode skips the packet like any other
+/// undecodable one.
+fn contained<T>(call: impl FnOnce() -> Result<T, SymError>) -> Result<T, SymError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or(Err(
+        SymError::DecodeError("the decoder failed on this stream (it panicked)"),
+    ))
+}
+
 fn classify(path: &Path, error: SymError, doing: &str) -> IngestError {
     let path = path.to_path_buf();
     match error {
