@@ -558,3 +558,33 @@ fn truncations_and_header_lies_stay_within_the_ceilings() {
         }
     }
 }
+
+/// Every input the fuzzers ever crashed a decoder with
+/// (`fuzz/regressions/decode/`: symphonia 0.6.1 overflows and failed
+/// asserts on crafted WAV `fmt ` chunks and Vorbis codebooks) is bad input
+/// through the binary: an exit code of the table and one line naming the
+/// file, never a panic's output or exit 101/1.
+#[test]
+fn inputs_that_crashed_the_decoders_are_bad_input() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/decode");
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fuzz/regressions/decode")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
+        .collect();
+    inputs.sort();
+    assert!(!inputs.is_empty(), "no saved crash inputs in {}", dir.display());
+    for input in &inputs {
+        let name = input.to_str().expect("utf8");
+        let (code, _, stderr, rss) = run_measured(&["probe", name]);
+        assert!(
+            matches!(code, Some(0 | 3 | 4 | 5)),
+            "{name}: exit {code:?}: {stderr}"
+        );
+        assert!(rss < MAX_RSS_KIB, "{name}: peaked at {rss} KiB");
+        if code != Some(0) {
+            assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+            assert!(stderr.contains(name), "{name}: {stderr}");
+        }
+    }
+}
