@@ -47,9 +47,12 @@
 //!   channels than the limit is [`ErrorKind::Limit`] whatever the count.
 //! * Float samples that are NaN, infinite or beyond ±1e6 are bad input.
 //!
-//! Symphonia is a pure-Rust decoder, but fuzzing has found panics on crafted
-//! files in the past; the job layer above wraps the whole decode in
-//! `catch_unwind` so a decoder panic still becomes an error, not a crash.
+//! Symphonia is a pure-Rust decoder, but our fuzzing found panics in 0.6.1
+//! on crafted files (integer overflows in the WAV `fmt ` parser, failed
+//! asserts and overflows in Ogg Vorbis codebook setup; inputs in
+//! `fuzz/regressions/`). Every call into it runs under `catch_unwind`
+//! (`contained` in `source.rs`), so such a file is bad input (exit 3); the
+//! job layer above also catches any other panic as an internal error.
 //!
 //! Known limits of the decoders (symphonia 0.6.1): WAV `LIST/INFO` tags are
 //! parsed but not exposed (ID3 chunks are); MP3 files without a Xing/LAME
