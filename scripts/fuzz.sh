@@ -88,7 +88,7 @@ for kind in crashes hangs; do
     name="$name-$(sha256sum "$found" | cut -c1-16)"
     dest="$regressions/$name"
     [ -e "$dest" ] && continue
-    if [ "$kind" = hangs ] && timeout 2 "$bin" < "$found" > /dev/null 2>&1; then
+    if [ "$kind" = hangs ] && (ulimit -v $((1024 * 1024)) && timeout 2 "$bin" < "$found" > /dev/null 2>&1); then
       echo "fuzz: ${found##*/} (a hang under AFL) runs in under 2 s alone: not kept"
       continue
     fi
@@ -97,8 +97,10 @@ for kind in crashes hangs; do
     new=$((new + 1))
     echo
     echo "=== fuzz/regressions/$target/$name ($(wc -c < "$dest") bytes; AFL: ${found##*/})"
-    # Outside AFL the binary runs the harness once on stdin.
-    RUST_BACKTRACE=1 timeout 60 "$bin" < "$dest" 2>&1 | head -n 60 || true
+    # Outside AFL the binary runs the harness once on stdin; under the same
+    # memory cap as AFL's -m (a runaway allocation aborts instead of eating
+    # the machine).
+    (ulimit -v $((1024 * 1024)) && RUST_BACKTRACE=1 timeout 60 "$bin" < "$dest" 2>&1 | head -n 60) || true
   done
 done
 if [ "$new" -eq 0 ]; then
