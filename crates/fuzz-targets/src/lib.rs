@@ -31,7 +31,7 @@ mod cmaf_parse;
 mod decode;
 mod tags;
 
-pub use cmaf_parse::cmaf_parse;
+pub use cmaf_parse::{cmaf_parse, counts_are_bounded};
 pub use decode::decode;
 pub use tags::tags;
 

@@ -517,7 +517,6 @@ fn first_absurd_sample(block: &[Vec<f32>]) -> Option<(usize, usize, f32)> {
         .map(|(f, c, v)| (c, f, v))
 }
 
-/// Maps a symphonia error to ours, naming what we were doing.
 /// Runs a call into symphonia, turning a panic inside it into a decode
 /// error. Fuzzing found crafted WAV `fmt ` chunks and Ogg Vorbis codebooks
 /// that make symphonia 0.6.1 overflow or fail an `assert!`
@@ -531,6 +530,7 @@ fn contained<T>(call: impl FnOnce() -> Result<T, SymError>) -> Result<T, SymErro
     ))
 }
 
+/// Maps a symphonia error to ours, naming what we were doing.
 fn classify(path: &Path, error: SymError, doing: &str) -> IngestError {
     let path = path.to_path_buf();
     match error {
