@@ -573,7 +573,11 @@ fn inputs_that_crashed_the_decoders_are_bad_input() {
         .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
         .collect();
     inputs.sort();
-    assert!(!inputs.is_empty(), "no saved crash inputs in {}", dir.display());
+    assert!(
+        !inputs.is_empty(),
+        "no saved crash inputs in {}",
+        dir.display()
+    );
     for input in &inputs {
         let name = input.to_str().expect("utf8");
         let (code, _, stderr, rss) = run_measured(&["probe", name]);
