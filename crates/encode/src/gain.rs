@@ -1,7 +1,7 @@
 //! Loudness normalization policy: from a measured [`LoudnessReport`] to one
 //! static gain, peak-safe by default.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::EncodeError;
 use crate::loudness::LoudnessReport;
@@ -33,7 +33,7 @@ impl NormalizePreset {
 }
 
 /// What the normalizer aims at. Build one, then [`validate`](Self::validate).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NormalizeConfig {
     /// Integrated loudness to reach, in LUFS.
     pub target_lufs: f64,
@@ -71,7 +71,7 @@ impl NormalizeConfig {
 }
 
 /// Why the gain is what it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GainReason {
     /// The full gain to the target fits under the ceiling (or the limiter takes the rest).
@@ -85,7 +85,7 @@ pub enum GainReason {
 }
 
 /// The decision of the normalizer, recorded in the report.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GainPlan {
     /// Static gain applied to every sample, in dB.
     pub gain_db: f64,

@@ -1,14 +1,14 @@
 //! BS.1770-4 / EBU R128 measurement over planar blocks.
 
 use ebur128::{Channel, EbuR128, Mode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::downmix::Speaker;
 use crate::error::EncodeError;
 
 /// What a measurement found. `None` stands for minus infinity: digital
 /// silence, or less than one 400 ms gating block of signal.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoudnessReport {
     /// Gated integrated loudness (LUFS).
     pub integrated_lufs: Option<f64>,

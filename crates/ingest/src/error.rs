@@ -59,6 +59,25 @@ pub enum IngestError {
 }
 
 impl IngestError {
+    /// The same error naming `label` instead of the path it was raised on
+    /// (a local copy named after where it came from).
+    pub fn relabeled(self, label: &std::path::Path) -> IngestError {
+        let mut e = self;
+        match &mut e {
+            IngestError::Io { path, .. }
+            | IngestError::NotAFile { path, .. }
+            | IngestError::Empty { path }
+            | IngestError::UnknownFormat { path, .. }
+            | IngestError::Unsupported { path, .. }
+            | IngestError::Malformed { path, .. }
+            | IngestError::Truncated { path, .. }
+            | IngestError::Corrupt { path, .. }
+            | IngestError::Limit { path, .. } => *path = label.to_path_buf(),
+            IngestError::Config(_) => {}
+        }
+        e
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             IngestError::Io { .. } => ErrorKind::Io,

@@ -71,4 +71,4 @@ mod tags;
 pub use config::{IngestConfig, Limits};
 pub use error::{ErrorKind, IngestError};
 pub use input_file::check_input_file;
-pub use source::{ScanReport, Source, SourceInfo, scan};
+pub use source::{ReadSeek, ScanReport, Source, SourceInfo, scan};

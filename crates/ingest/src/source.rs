@@ -80,20 +80,41 @@ impl std::fmt::Debug for Source {
 impl Source {
     /// Opens and probes a file. The extension is ignored.
     pub fn open(path: &Path, config: &IngestConfig) -> Result<Source, IngestError> {
+        Self::open_as(path, path, config)
+    }
+
+    /// Opens and probes the file at `path`, naming it `label` in every
+    /// message and in [`SourceInfo::path`] (e.g. the `s3://` URL a local
+    /// copy was downloaded from).
+    pub fn open_as(path: &Path, label: &Path, config: &IngestConfig) -> Result<Source, IngestError> {
         let io_err = |source| IngestError::Io {
-            path: path.to_path_buf(),
+            path: label.to_path_buf(),
             source,
         };
         // Before opening: a FIFO would block open() until a writer comes.
-        check_input_file(path)?;
+        check_input_file(path).map_err(|e| e.relabeled(label))?;
         let file = File::open(path).map_err(io_err)?;
         let meta = file.metadata().map_err(io_err)?;
         if meta.len() == 0 {
             return Err(IngestError::Empty {
-                path: path.to_path_buf(),
+                path: label.to_path_buf(),
             });
         }
-        Self::from_media(path, Box::new(file), config)
+        Self::from_media(label, Box::new(file), config)
+    }
+
+    /// Opens any seekable reader (an embedder's object, an in-memory
+    /// buffer); `label` names it in messages.
+    pub fn from_reader(
+        label: &Path,
+        reader: Box<dyn ReadSeek>,
+        config: &IngestConfig,
+    ) -> Result<Source, IngestError> {
+        let media = SeekableReader::new(reader).map_err(|source| IngestError::Io {
+            path: label.to_path_buf(),
+            source,
+        })?;
+        Self::from_media(label, Box::new(media), config)
     }
 
     /// Opens any symphonia media source (a file, an in-memory cursor, …);
@@ -584,3 +605,47 @@ pub fn scan(path: &Path, config: &IngestConfig) -> Result<ScanReport, IngestErro
         info: source.info.clone(),
     })
 }
+
+/// What [`Source::from_reader`] reads: any seekable byte source.
+pub trait ReadSeek: std::io::Read + std::io::Seek + Send + Sync {}
+
+impl<T: std::io::Read + std::io::Seek + Send + Sync> ReadSeek for T {}
+
+/// A [`ReadSeek`] as a symphonia media source: seekable, with its length
+/// measured once (so the prescan and length checks run as for a file).
+struct SeekableReader {
+    inner: Box<dyn ReadSeek>,
+    len: u64,
+}
+
+impl SeekableReader {
+    fn new(mut inner: Box<dyn ReadSeek>) -> std::io::Result<SeekableReader> {
+        use std::io::SeekFrom;
+        let len = inner.seek(SeekFrom::End(0))?;
+        inner.seek(SeekFrom::Start(0))?;
+        Ok(SeekableReader { inner, len })
+    }
+}
+
+impl std::io::Read for SeekableReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl std::io::Seek for SeekableReader {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+impl MediaSource for SeekableReader {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}
+

@@ -58,7 +58,10 @@ impl Default for Formats {
 }
 
 /// How CMAF fragments are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Layout {
     /// An init segment and numbered `.m4s` files per rendition.
     #[default]
@@ -86,6 +89,9 @@ pub struct JobConfig {
     pub segment_packets: u32,
     /// The FLAC tier (bit-exact to integer PCM sources).
     pub lossless: bool,
+    /// At most this many of the job's threads compute at once (shared
+    /// between jobs holding clones); `None`: no limit.
+    pub cpu: Option<crate::CpuBudget>,
 }
 
 impl Default for JobConfig {
@@ -98,6 +104,7 @@ impl Default for JobConfig {
             layout: Layout::default(),
             segment_packets: DEFAULT_SEGMENT_PACKETS,
             lossless: true,
+            cpu: None,
         }
     }
 }

@@ -28,8 +28,8 @@ type Block = Arc<Vec<Vec<f32>>>;
 
 #[derive(Clone)]
 pub(crate) struct EncodePlan<'a> {
-    /// Progress label of this pass.
-    pub phase: &'a str,
+    /// What this pass is for (progress).
+    pub phase: crate::Phase,
     pub gain: f32,
     /// True-peak ceiling for the limiter, when it is engaged.
     pub limiter_ceiling_dbtp: Option<f64>,
@@ -52,6 +52,8 @@ pub(crate) struct EncodePlan<'a> {
     pub check_decoded_peaks: bool,
     /// Told about each media file as it is completed.
     pub sink: &'a dyn OutputSink,
+    /// Slots every stage takes around each block's computation.
+    pub cpu: Option<&'a crate::CpuBudget>,
 }
 
 #[derive(Clone, Copy)]
@@ -145,7 +147,10 @@ pub(crate) fn encode(
             let input = info.path.clone();
             let dir = plan.out_dir.to_path_buf();
             let sink = plan.sink;
-            encoders.push(scope.spawn(move || encode_rendition(rx, rung, sinks, dir, input, sink)));
+            let cpu = plan.cpu;
+            encoders.push(
+                scope.spawn(move || encode_rendition(rx, rung, sinks, dir, input, sink, cpu)),
+            );
         }
         let mut lossless_tx = None;
         let mut lossless = None;
@@ -164,14 +169,16 @@ pub(crate) fn encode(
             let input = info.path.clone();
             let (rate, channels) = (info.sample_rate, usize::from(info.channels));
             let sink = plan.sink;
-            lossless = Some(
-                scope.spawn(move || encode_lossless(rx, lp, rate, channels, packager, input, sink)),
-            );
+            let cpu = plan.cpu;
+            lossless = Some(scope.spawn(move || {
+                encode_lossless(rx, lp, rate, channels, packager, input, sink, cpu)
+            }));
         }
         let (meter_tx, meter_rx) = sync_channel::<Block>(CHANNEL_BLOCKS);
         senders.push(meter_tx);
         let meter_input = info.path.clone();
-        let meter = scope.spawn(move || measure_output(meter_rx, channels_out, meter_input));
+        let cpu = plan.cpu;
+        let meter = scope.spawn(move || measure_output(meter_rx, channels_out, meter_input, cpu));
 
         let produced = produce(
             source,
@@ -295,22 +302,25 @@ fn produce(
     };
     progress.start(plan.phase, source.info().declared_frames);
     loop {
+        let slot = crate::budget::slot(plan.cpu);
         let block = match source.next_block() {
             Ok(Some(block)) => block,
             Ok(None) => break,
             Err(e) => return Err(Stop::Failed(e.into())),
         };
         let frames = block[0].len();
-        if let Some(tx) = lossless {
-            tx.send(Arc::new(block.to_vec()))
-                .map_err(|_| Stop::ConsumerGone)?;
-        }
+        let original = lossless.map(|_| Arc::new(block.to_vec()));
         let input = conditioner.fold(block);
         let mut out = vec![Vec::with_capacity(frames * 2); channels_out];
         resampler
             .push(input, &mut out)
             .map_err(|e| failed("resampler", e))?;
         subsonic.process(&mut out);
+        // Given back before waiting on the consumers' channels.
+        drop(slot);
+        if let (Some(tx), Some(original)) = (lossless, original) {
+            tx.send(original).map_err(|_| Stop::ConsumerGone)?;
+        }
         emit(out, &mut limiter, false)?;
         progress.advance(frames as u64);
         if progress.cancelled() {
@@ -350,6 +360,7 @@ fn encode_rendition(
     dir: PathBuf,
     input: PathBuf,
     sink: &dyn OutputSink,
+    cpu: Option<&crate::CpuBudget>,
 ) -> Result<RenditionOutcome, JobError> {
     let stage = format!("rendition {}", rung.name());
     let encode_err = |path: &Path, source: EncodeError| match source {
@@ -432,9 +443,11 @@ fn encode_rendition(
         Ok(())
     };
     for block in rx {
+        let slot = crate::budget::slot(cpu);
         encoder
             .push(&block, &mut packets)
             .map_err(|e| encode_err(&dir, e))?;
+        drop(slot);
         deliver(&mut packets, encoder.frames_in())?;
     }
     encoder
@@ -486,6 +499,7 @@ fn encode_rendition(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn encode_lossless(
     rx: Receiver<Block>,
     plan: LosslessPlan,
@@ -494,6 +508,7 @@ fn encode_lossless(
     mut packager: TrackPackager,
     input: PathBuf,
     sink: &dyn OutputSink,
+    cpu: Option<&crate::CpuBudget>,
 ) -> Result<LosslessOutcome, JobError> {
     let encode_err = |source| JobError::Encode {
         input: input.clone(),
@@ -504,7 +519,9 @@ fn encode_lossless(
         .map_err(encode_err)?;
     let mut frames = Vec::new();
     for block in rx {
+        let slot = crate::budget::slot(cpu);
         encoder.push(&block, &mut frames).map_err(encode_err)?;
+        drop(slot);
         for f in frames.drain(..) {
             packager.push(&f.data, f.samples, sink)?;
         }
@@ -525,6 +542,7 @@ fn measure_output(
     rx: Receiver<Block>,
     channels: u8,
     input: PathBuf,
+    cpu: Option<&crate::CpuBudget>,
 ) -> Result<LoudnessReport, JobError> {
     let encode_err = |source| JobError::Encode {
         input: input.clone(),
@@ -534,6 +552,7 @@ fn measure_output(
     let mut meter = LoudnessMeter::new(OPUS_RATE, &Speaker::default_layout(usize::from(channels)))
         .map_err(encode_err)?;
     for block in rx {
+        let _slot = crate::budget::slot(cpu);
         meter.push(&block).map_err(encode_err)?;
     }
     meter.report().map_err(encode_err)

@@ -14,9 +14,10 @@ use serde::Serialize;
 use audiopack_ingest::SourceInfo;
 use audiopack_segmenter::{SampleEntry, TrackDescription, TrackLoudness};
 
-use crate::config::{JobConfig, Layout};
+use crate::config::JobConfig;
 use crate::encode_pass::{CmafPlan, EncodeOutcome, EncodePlan, LosslessPlan, encode};
 use crate::error::JobError;
+use crate::input::JobInput;
 use crate::inventory::{PACKAGE_FORMAT_VERSION, PackageFile, REPORT_FILE, list_files};
 use crate::manifests::{self, TrackFacts};
 use crate::measure::{downmix_for, measure, measure_for_plan};
@@ -81,16 +82,16 @@ pub fn loudness(
 /// The whole job: measure, normalize, encode the ladder into `out_dir`.
 /// On error nothing is left at `out_dir` (an earlier output there stays).
 pub fn run_ingest(
-    input: &Path,
+    input: &dyn JobInput,
     out_dir: &Path,
     config: &JobConfig,
     progress: &dyn Progress,
 ) -> Result<JobReport, JobError> {
     config.validate()?;
     // Before anything is created: a FIFO or device would block or never end.
-    audiopack_ingest::check_input_file(input)?;
-    guarded(input, || {
-        let staging = Staging::new(out_dir, input)?;
+    input.check()?;
+    guarded(input.label(), || {
+        let staging = Staging::new(out_dir, input.local_file())?;
         let report = run_into(input, staging.path(), config, progress, &NoSink)?;
         staging.commit()?;
         Ok(report)
@@ -103,15 +104,15 @@ pub fn run_ingest(
 /// while the encode goes on; the playlists, the MPD and `report.json` are
 /// in `dir` when this returns.
 pub fn run_ingest_into(
-    input: &Path,
+    input: &dyn JobInput,
     dir: &Path,
     config: &JobConfig,
     progress: &dyn Progress,
     sink: &dyn OutputSink,
 ) -> Result<JobReport, JobError> {
     config.validate()?;
-    audiopack_ingest::check_input_file(input)?;
-    guarded(input, || run_into(input, dir, config, progress, sink))
+    input.check()?;
+    guarded(input.label(), || run_into(input, dir, config, progress, sink))
 }
 
 /// Passes each finished media file on, noting its size first (the next
@@ -138,7 +139,7 @@ impl OutputSink for RecordingSink<'_> {
 }
 
 fn run_into(
-    input: &Path,
+    input: &dyn JobInput,
     dir: &Path,
     config: &JobConfig,
     progress: &dyn Progress,
@@ -156,7 +157,7 @@ fn run_into(
         .files
         .into_inner()
         .map_err(|_| JobError::Internal {
-            input: input.to_path_buf(),
+            input: input.label().to_path_buf(),
             message: "file list poisoned".into(),
         })?;
     files.extend(list_files(dir)?);
@@ -168,22 +169,22 @@ fn run_into(
 }
 
 fn encode_into(
-    input: &Path,
+    input: &dyn JobInput,
     dir: &Path,
     config: &JobConfig,
     progress: &dyn Progress,
     sink: &dyn OutputSink,
 ) -> Result<JobReport, JobError> {
     // Pass 1: measure.
-    let mut source = Source::open(input, &config.ingest)?;
+    let mut source = input.open(&config.ingest)?;
     let info = source.info().clone();
-    let measured = measure_for_plan(&mut source, progress)?;
+    let measured = measure_for_plan(&mut source, progress, config.cpu.as_ref())?;
     let warnings = source.warnings().to_vec();
     drop(source);
     let gain = plan_gain(measured.encoded_signal(), &config.normalize);
 
     // Pass 2: encode.
-    let mut source = Source::open(input, &config.ingest)?;
+    let mut source = input.open(&config.ingest)?;
     let downmix = downmix_for(&source);
     let channels_out: u8 = if info.channels == 1 { 1 } else { 2 };
     let ladder = config.ladder_for(channels_out)?;
@@ -194,7 +195,7 @@ fn encode_into(
     );
     let lossless = lossless_plan(&info, config, measured.frames);
     let mut plan = EncodePlan {
-        phase: "encoding",
+        phase: crate::Phase::Encode,
         gain: db_to_linear(gain.gain_db),
         limiter_ceiling_dbtp: gain
             .limiter_engaged
@@ -218,6 +219,7 @@ fn encode_into(
         lossless: lossless.as_ref().ok().map(|(plan, _)| *plan),
         check_decoded_peaks: false,
         sink,
+        cpu: config.cpu.as_ref(),
     };
     let mut gain = gain;
     // --limiter: calibrate the gain through the limiter and hold the
@@ -231,7 +233,7 @@ fn encode_into(
     }
     if outcome.frames_in != measured.frames {
         return Err(JobError::InputChanged {
-            input: input.to_path_buf(),
+            input: input.label().to_path_buf(),
             first: measured.frames,
             second: outcome.frames_in,
         });
@@ -239,7 +241,7 @@ fn encode_into(
     let expected_out = resampled_len(measured.frames, info.sample_rate, OPUS_RATE);
     if outcome.frames_out != expected_out {
         return Err(JobError::Internal {
-            input: input.to_path_buf(),
+            input: input.label().to_path_buf(),
             message: format!(
                 "produced {} frames at 48 kHz, expected {expected_out}",
                 outcome.frames_out
@@ -269,7 +271,7 @@ fn encode_into(
         .iter()
         .map(|r| RenditionReport {
             name: r.rung.name(),
-            codec: "opus",
+            codec: crate::report::Codec::Opus,
             file: r.ogg.as_ref().map(|o| o.file_name.clone()),
             channels: r.rung.channels,
             sample_rate: OPUS_RATE,
@@ -283,16 +285,15 @@ fn encode_into(
         })
         .collect();
     let report = JobReport {
+        schema_version: crate::report::REPORT_SCHEMA_VERSION,
         tool: ToolInfo {
-            name: "audiopack",
-            version: env!("CARGO_PKG_VERSION"),
+            name: "audiopack".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
             encoder: libopus_version().to_string(),
         },
         format_version: PACKAGE_FORMAT_VERSION,
         input: InputReport {
-            path: input
-                .file_name()
-                .map_or_else(|| input.to_path_buf(), PathBuf::from),
+            path: input.report_name(),
             format: info.format.clone(),
             codec: info.codec.clone(),
             sample_rate: info.sample_rate,
@@ -495,23 +496,13 @@ fn package_outputs(
         renditions.push(manifests::report_entry(r, t));
     }
     Ok(PackageReport {
-        layout: match config.layout {
-            Layout::Segments => "segments",
-            Layout::SingleFile => "single-file",
-        },
+        layout: config.layout,
         segment_duration_seconds: f64::from(config.segment_packets) / 50.0,
         manifests,
         renditions,
         lossless_skipped: lossless.as_ref().err().cloned(),
         lossless_aligned: lossless.ok(),
     })
-}
-
-/// Names the input `label` in `report` and in `dir/report.json`: for an
-/// input spooled from elsewhere (an `s3://` URL), not the temporary copy.
-pub fn relabel_input(dir: &Path, report: &mut JobReport, label: &str) -> Result<(), JobError> {
-    report.input.path = label.into();
-    write_report(dir, report)
 }
 
 fn write_report(dir: &Path, report: &JobReport) -> Result<(), JobError> {

@@ -29,10 +29,12 @@
 //! * **Deterministic**: same input and options, byte-identical files (no
 //!   clocks, stable names and Ogg serial numbers).
 
+mod budget;
 mod config;
 mod delivered;
 mod encode_pass;
 mod error;
+mod input;
 mod inventory;
 mod job;
 mod manifests;
@@ -44,15 +46,17 @@ mod report;
 mod scratch;
 mod staging;
 
+pub use budget::{CpuBudget, CpuSlot};
 pub use config::{DEFAULT_SEGMENT_PACKETS, Formats, JobConfig, Layout};
 pub use error::{JobError, JobErrorKind};
 pub use inventory::{
     PACKAGE_FORMAT_VERSION, PackageFile, PackageInventory, REPORT_FILE, inspect_package,
 };
-pub use job::{LoudnessOnly, loudness, probe, relabel_input, run_ingest, run_ingest_into};
-pub use progress::{NoProgress, NoSink, OutputSink, Progress};
+pub use input::{JobInput, LabeledFile, ReaderFactory, ReaderInput};
+pub use job::{LoudnessOnly, loudness, probe, run_ingest, run_ingest_into};
+pub use progress::{NoProgress, NoSink, OutputSink, Phase, Progress};
 pub use report::{
-    InputReport, JobReport, LoudnessSection, PackageReport, PackagedRendition, ProcessingReport,
+    Codec, REPORT_SCHEMA_VERSION, InputReport, JobReport, LoudnessSection, PackageReport, PackagedRendition, ProcessingReport,
     RenditionReport,
 };
 pub use scratch::ScratchDir;

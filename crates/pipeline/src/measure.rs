@@ -55,7 +55,7 @@ pub(crate) fn measure(
     source: &mut Source,
     progress: &dyn Progress,
 ) -> Result<Measurement, JobError> {
-    measure_inner(source, progress, false)
+    measure_inner(source, progress, false, None)
 }
 
 /// The source's loudness and the delivered signal's, which the gain is
@@ -65,14 +65,16 @@ pub(crate) fn measure(
 pub(crate) fn measure_for_plan(
     source: &mut Source,
     progress: &dyn Progress,
+    cpu: Option<&crate::CpuBudget>,
 ) -> Result<Measurement, JobError> {
-    measure_inner(source, progress, true)
+    measure_inner(source, progress, true, cpu)
 }
 
 fn measure_inner(
     source: &mut Source,
     progress: &dyn Progress,
     plan: bool,
+    cpu: Option<&crate::CpuBudget>,
 ) -> Result<Measurement, JobError> {
     let info = source.info().clone();
     let encode_err = |source| JobError::Encode {
@@ -98,15 +100,21 @@ fn measure_inner(
             let (tx, rx) = sync_channel::<Vec<Vec<f32>>>(PLAN_BLOCKS);
             let handle = scope.spawn(move || {
                 for block in rx {
+                    let _slot = crate::budget::slot(cpu);
                     d.push(&block)?;
                 }
                 d.finish()
             });
             (tx, handle)
         });
-        progress.start("measuring loudness", info.declared_frames);
-        while let Some(block) = source.next_block()? {
+        progress.start(crate::Phase::Measure, info.declared_frames);
+        loop {
+            let slot = crate::budget::slot(cpu);
+            let Some(block) = source.next_block()? else {
+                break;
+            };
             source_meter.push(block).map_err(encode_err)?;
+            drop(slot);
             if let Some((tx, _)) = &planner
                 && tx.send(block.to_vec()).is_err()
             {

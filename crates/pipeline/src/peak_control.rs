@@ -21,15 +21,14 @@
 //! media file as soon as it is complete, so only the final encode may make
 //! them.
 
-use std::path::Path;
 
 use audiopack_encode::{GainPlan, GainReason, Ladder, LoudnessReport, db_to_linear};
-use audiopack_ingest::Source;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::JobConfig;
 use crate::encode_pass::{EncodeOutcome, EncodePlan, encode};
 use crate::error::JobError;
+use crate::input::JobInput;
 use crate::progress::Progress;
 
 /// Peak passes before the final encode, at most.
@@ -50,7 +49,7 @@ const MAX_LOWERING_DB: f64 = 6.0;
 const MIN_EFFICIENCY: f64 = 0.5;
 
 /// What `--limiter` did, in `report.json` (`loudness.peak_control`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PeakControl {
     /// The ceiling asked for (dBTP).
     pub ceiling_dbtp: f64,
@@ -74,7 +73,7 @@ pub struct PeakControl {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DecodedRendition {
     pub rendition: String,
     /// dBTP; `None` for silence.
@@ -86,7 +85,7 @@ pub struct DecodedRendition {
 /// Runs calibration and peak passes and leaves `plan` and `gain` ready for
 /// the final encode. `None` without `--limiter` (nothing is checked).
 pub(crate) fn settle(
-    input: &Path,
+    input: &dyn JobInput,
     config: &JobConfig,
     plan: &mut EncodePlan<'_>,
     gain: &mut GainPlan,
@@ -124,7 +123,7 @@ pub(crate) fn settle(
     plan.check_decoded_peaks = true;
     let mut limiter_ceiling = ceiling;
     for pass in 1..=MAX_PEAK_PASSES {
-        let probe = probe(input, config, plan, "checking decoded peaks", progress)?;
+        let probe = probe(input, config, plan, crate::Phase::PeakCheck, progress)?;
         control.peak_passes = pass;
         let worst = worst_peak(&probe);
         let excess = worst.as_ref().map(|(_, tp)| tp - ceiling);
@@ -191,7 +190,7 @@ pub(crate) fn conclude(control: &mut PeakControl, outcome: &EncodeOutcome, gain:
 /// Returns whether the limiter is still engaged (the calibration works).
 #[allow(clippy::too_many_arguments)]
 fn calibrate(
-    input: &Path,
+    input: &dyn JobInput,
     config: &JobConfig,
     plan: &mut EncodePlan<'_>,
     gain: &mut GainPlan,
@@ -212,7 +211,7 @@ fn calibrate(
     let empty = Ladder { rungs: Vec::new() };
     for _ in 0..MAX_CALIBRATION_RUNS {
         let dry_plan = EncodePlan {
-            phase: "measuring the limiter",
+            phase: crate::Phase::LimiterCalibration,
             ladder: &empty,
             ogg: false,
             cmaf: None,
@@ -220,7 +219,7 @@ fn calibrate(
             check_decoded_peaks: false,
             ..plan.clone()
         };
-        let mut source = Source::open(input, &config.ingest)?;
+        let mut source = input.open(&config.ingest)?;
         let dry = encode(&mut source, &dry_plan, progress)?;
         control.calibration_runs += 1;
         let Some(reached) = dry.output_loudness.integrated_lufs else {
@@ -260,10 +259,10 @@ fn calibrate(
 
 /// Encodes the whole ladder with nothing written, decoding every rendition.
 fn probe(
-    input: &Path,
+    input: &dyn JobInput,
     config: &JobConfig,
     plan: &EncodePlan<'_>,
-    phase: &str,
+    phase: crate::Phase,
     progress: &dyn Progress,
 ) -> Result<EncodeOutcome, JobError> {
     let probe_plan = EncodePlan {
@@ -274,7 +273,7 @@ fn probe(
         check_decoded_peaks: true,
         ..plan.clone()
     };
-    let mut source = Source::open(input, &config.ingest)?;
+    let mut source = input.open(&config.ingest)?;
     encode(&mut source, &probe_plan, progress)
 }
 

@@ -1,8 +1,40 @@
-/// Progress callbacks, so the CLI can draw a bar and a backend can log.
+/// What a pass over the source is for. Every phase decodes the whole
+/// input once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Phase {
+    /// Pass 1: the source's loudness and the delivered signal's, which the
+    /// gain is planned on.
+    Measure,
+    /// `--limiter`: a dry run through the limiter (nothing encoded) to
+    /// calibrate the gain that reaches the target.
+    LimiterCalibration,
+    /// `--limiter`: the ladder encoded and decoded, nothing written, to
+    /// check the decoded true peaks.
+    PeakCheck,
+    /// The pass that writes the package.
+    Encode,
+}
+
+impl Phase {
+    /// A short label for progress displays.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Measure => "measuring loudness",
+            Phase::LimiterCalibration => "measuring the limiter",
+            Phase::PeakCheck => "checking decoded peaks",
+            Phase::Encode => "encoding",
+        }
+    }
+}
+
+/// Progress callbacks, so a caller can draw a bar or send events.
 /// Called from the job's driving thread only.
 pub trait Progress: Sync {
-    /// A new phase begins; `total_frames` of input will be processed.
-    fn start(&self, phase: &str, total_frames: Option<u64>);
+    /// A new pass over the input begins; `total_frames` of input will be
+    /// processed (when the header says).
+    fn start(&self, phase: Phase, total_frames: Option<u64>);
     /// `frames` more input frames are done.
     fn advance(&self, frames: u64);
     /// The current phase is over.
@@ -18,7 +50,7 @@ pub trait Progress: Sync {
 pub struct NoProgress;
 
 impl Progress for NoProgress {
-    fn start(&self, _: &str, _: Option<u64>) {}
+    fn start(&self, _: Phase, _: Option<u64>) {}
     fn advance(&self, _: u64) {}
     fn finish(&self) {}
 }

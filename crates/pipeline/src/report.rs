@@ -5,12 +5,31 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use audiopack_encode::{GainPlan, LoudnessReport, NormalizeConfig};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Layout;
 
 use crate::inventory::PackageFile;
 
-#[derive(Debug, Clone, Serialize)]
+/// The version of the `report.json` layout this code writes. Bumped when a
+/// field changes meaning or goes away (new fields do not bump it).
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// A rendition's codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Codec {
+    Opus,
+    Flac,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JobReport {
+    /// The version of this report's JSON layout ([`REPORT_SCHEMA_VERSION`];
+    /// `docs/report.schema.json`). Absent (0) in reports written before it
+    /// existed.
+    #[serde(default)]
+    pub schema_version: u32,
     pub tool: ToolInfo,
     /// The package format ([`crate::PACKAGE_FORMAT_VERSION`]): with
     /// `files`, what tells a directory audiopack wrote from any other.
@@ -27,10 +46,9 @@ pub struct JobReport {
     pub files: Vec<PackageFile>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PackageReport {
-    /// `segments` or `single-file`.
-    pub layout: &'static str,
+    pub layout: Layout,
     pub segment_duration_seconds: f64,
     /// Entry points written: HLS master playlists and the MPD (each
     /// rendition's media playlist is listed with the rendition).
@@ -42,7 +60,7 @@ pub struct PackageReport {
     pub lossless_aligned: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PackagedRendition {
     pub name: String,
     /// RFC 6381 codec string as in the manifests.
@@ -59,14 +77,14 @@ pub struct PackagedRendition {
     pub files: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolInfo {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: String,
+    pub version: String,
     pub encoder: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InputReport {
     /// The input's file name (or the URL it was fetched from): never a
     /// local directory path, since reports are published.
@@ -84,7 +102,7 @@ pub struct InputReport {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoudnessSection {
     pub config: NormalizeConfig,
     /// The source as uploaded (all channels, BS.1770 weights).
@@ -105,7 +123,7 @@ pub struct LoudnessSection {
     pub peak_control: Option<crate::peak_control::PeakControl>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProcessingReport {
     pub downmixed_to_stereo: bool,
     pub limiter: bool,
@@ -115,10 +133,10 @@ pub struct ProcessingReport {
     pub output_frames: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RenditionReport {
     pub name: String,
-    pub codec: &'static str,
+    pub codec: Codec,
     /// The Ogg Opus file (`--formats ogg`), if written.
     pub file: Option<String>,
     pub channels: u8,

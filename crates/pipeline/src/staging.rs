@@ -38,7 +38,7 @@ pub(crate) struct Staging {
     dest: PathBuf,
     parent: PathBuf,
     prefix: String,
-    input: PathBuf,
+    input: Option<PathBuf>,
 }
 
 impl Staging {
@@ -46,8 +46,8 @@ impl Staging {
     /// the working directories of killed runs beside it (whatever
     /// destination they were for). Refuses before anything is created when
     /// `dest` may not be replaced.
-    pub(crate) fn new(dest: &Path, input: &Path) -> Result<Staging, JobError> {
-        check_replaceable(dest, Some(input))?;
+    pub(crate) fn new(dest: &Path, input: Option<&Path>) -> Result<Staging, JobError> {
+        check_replaceable(dest, input)?;
         let name = dest
             .file_name()
             .ok_or_else(|| JobError::Config(format!("{}: not a directory name", dest.display())))?;
@@ -82,7 +82,7 @@ impl Staging {
             dest: dest.to_path_buf(),
             parent,
             prefix,
-            input: input.to_path_buf(),
+            input: input.map(Path::to_path_buf),
         })
     }
 
@@ -103,7 +103,7 @@ impl Staging {
             action: "locking the destination",
             source,
         })?;
-        check_replaceable(&self.dest, Some(&self.input))?;
+        check_replaceable(&self.dest, self.input.as_deref())?;
         let aside = if fs::symlink_metadata(&self.dest).is_ok() {
             let holder = ScratchDir::new_in_family(&self.parent, &self.prefix, &is_staging_name)
                 .map_err(|source| JobError::Output {
