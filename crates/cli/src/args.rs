@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use audiopack_pipeline::{
-    Formats, IngestConfig, JobConfig, JobError, Layout, Limits, NormalizeConfig, NormalizePreset,
+use audiopack::{
+    ConfigError, Formats, IngestConfig, Input, Job, JobBuilder, Layout, Limits, NormalizePreset,
+    Output, PublishOptions, S3Options,
 };
-use audiopack_publish::{PublishOptions, S3Options};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -80,7 +80,7 @@ pub struct StorageArgs {
     pub part_size: u32,
     /// An s3:// input larger than this many MiB is refused before it is
     /// downloaded.
-    #[arg(long, value_name = "MIB", default_value_t = audiopack_publish::DEFAULT_MAX_INPUT_BYTES / MIB as u64, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    #[arg(long, value_name = "MIB", default_value_t = audiopack::DEFAULT_MAX_INPUT_BYTES / MIB as u64, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     pub max_input_size: u64,
 }
 
@@ -234,31 +234,49 @@ pub struct IngestArgs {
 }
 
 impl IngestArgs {
-    /// The validated job configuration.
-    pub fn to_config(&self) -> Result<JobConfig, JobError> {
+    /// The job these arguments describe (validated by `build`, except the
+    /// input, the output and the event handler the caller adds).
+    pub fn job(&self) -> Result<JobBuilder, ConfigError> {
         let preset = match self.preset {
             Preset::Streaming => NormalizePreset::Streaming,
             Preset::Quiet => NormalizePreset::Quiet,
             Preset::Broadcast => NormalizePreset::Broadcast,
         };
-        let base = preset.config();
-        let config = JobConfig {
-            ingest: self.input.to_config(),
-            normalize: NormalizeConfig {
-                target_lufs: self.target_lufs.unwrap_or(base.target_lufs),
-                true_peak_ceiling_dbtp: self.true_peak.unwrap_or(base.true_peak_ceiling_dbtp),
-                limiter: self.limiter,
-            },
-            ladder: self.ladder.clone(),
-            formats: Formats::parse(&self.formats)?,
-            layout: match self.layout {
+        let formats = Formats::parse(&self.formats)
+            .map_err(|e| ConfigError::new("--formats", &self.formats, e.to_string()))?;
+        let segment =
+            std::time::Duration::try_from_secs_f64(self.segment_duration).map_err(|_| {
+                ConfigError::new(
+                    "--segment-duration",
+                    self.segment_duration,
+                    "1 to 20 s, a multiple of 0.02 s",
+                )
+            })?;
+        let mut job = Job::builder()
+            .input(Input::parse(&self.file))
+            .output(Output::parse(&self.out))
+            .preset(preset)
+            .limiter(self.limiter)
+            .formats(formats)
+            .layout(match self.layout {
                 LayoutArg::Segments => Layout::Segments,
                 LayoutArg::SingleFile => Layout::SingleFile,
-            },
-            segment_packets: JobConfig::segment_packets_for(self.segment_duration)?,
-            lossless: !self.no_lossless,
-        };
-        config.validate()?;
-        Ok(config)
+            })
+            .segment_duration(segment)
+            .lossless(!self.no_lossless)
+            .limits(self.input.to_config().limits)
+            .lenient(self.input.lenient)
+            .storage(self.storage.s3_options())
+            .concurrency(usize::from(self.storage.concurrency));
+        if let Some(t) = self.target_lufs {
+            job = job.target_lufs(t);
+        }
+        if let Some(c) = self.true_peak {
+            job = job.true_peak_ceiling(c);
+        }
+        if let Some(ladder) = &self.ladder {
+            job = job.ladder(ladder.clone());
+        }
+        Ok(job)
     }
 }

@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use audiopack_pipeline::{JobReport, LoudnessOnly, LoudnessReport, ScanReport};
+use audiopack::report_types::LoudnessReport;
+use audiopack::{IngestReport as JobReport, LoudnessOnly, ScanReport};
 
 /// `text` with every control character (newline, ESC, DEL, C1…) written
 /// as an escape, so a hostile file name or tag cannot forge lines or
@@ -86,9 +87,9 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
         let _ = writeln!(s, "  stereo  {}", loudness_line(d));
     }
     let reason = match l.gain.reason {
-        audiopack_pipeline::GainReason::Target => "to the target",
-        audiopack_pipeline::GainReason::PeakCeiling => "capped by the true-peak ceiling",
-        audiopack_pipeline::GainReason::Silence => "silence: no gain",
+        audiopack::report_types::GainReason::Target => "to the target",
+        audiopack::report_types::GainReason::PeakCeiling => "capped by the true-peak ceiling",
+        audiopack::report_types::GainReason::Silence => "silence: no gain",
     };
     let limiter = if l.gain.limiter_engaged {
         ", limiter on"
@@ -161,8 +162,8 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
     s
 }
 
-pub fn publish(r: &audiopack_publish::PublishReport, list: bool) -> String {
-    use audiopack_publish::Action;
+pub fn publish(r: &audiopack::PublishReport, list: bool) -> String {
+    use audiopack::Action;
     let mut s = String::new();
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     if list {

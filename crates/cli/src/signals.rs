@@ -1,12 +1,14 @@
 //! SIGINT, SIGTERM and SIGHUP cancel the running job: the job stops at its
 //! next block, removes what it wrote (staging, spool, downloaded input,
-//! open multipart uploads) and the process exits 128 + the signal number
-//! (130, 143, 129). A second signal exits at once; the next run then
-//! sweeps what this one left (see the pipeline's working directories).
+//! open multipart uploads, objects it stored) and the process exits
+//! 128 + the signal number (130, 143, 129). A second signal exits at once;
+//! the next run then sweeps what this one left (see the pipeline's working
+//! directories).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use audiopack::CancellationToken;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -15,9 +17,10 @@ use signal_hook::iterator::Signals;
 pub struct StopSignal(Arc<AtomicI32>);
 
 impl StopSignal {
-    /// Starts listening on a background thread. Without it (the handlers
-    /// could not be installed) the signals keep their default action.
-    pub fn install() -> StopSignal {
+    /// Starts listening on a background thread; the first signal cancels
+    /// `cancel`. Without it (the handlers could not be installed) the
+    /// signals keep their default action.
+    pub fn install(cancel: CancellationToken) -> StopSignal {
         let stop = StopSignal::default();
         if let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP]) {
             let seen = Arc::clone(&stop.0);
@@ -32,6 +35,7 @@ impl StopSignal {
                             // Asked twice: stop now.
                             std::process::exit(128 + signal);
                         }
+                        cancel.cancel();
                     }
                 });
             drop(spawned);
@@ -44,17 +48,6 @@ impl StopSignal {
         match self.0.load(Ordering::SeqCst) {
             0 => None,
             signal => Some(signal),
-        }
-    }
-}
-
-impl StopSignal {
-    /// Resolves once a stop signal arrived (polled every 50 ms): raced
-    /// against the I/O phases that have no per-block check (a download,
-    /// a publish), whose futures are then dropped.
-    pub async fn arrived(&self) {
-        while self.received().is_none() {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 }

@@ -286,7 +286,7 @@ fn head_all(endpoint: &str, keys: &[&str]) -> Vec<(String, Head)> {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    audiopack_publish::sha256_hex(bytes)
+    audiopack::sha256_hex(bytes)
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub trait JobInput: Sync {
     fn open(&self, config: &IngestConfig) -> Result<Source, IngestError>;
 }
 
-impl JobInput for Path {
+impl JobInput for PathBuf {
     fn label(&self) -> &Path {
         self
     }

@@ -37,7 +37,9 @@ const MAX_ENTRIES: usize = 200_000;
 const MAX_DEPTH: usize = 8;
 
 /// One file of a package, as listed in `report.json`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct PackageFile {
     /// Relative to the package directory, `/`-separated.
     pub path: String,

@@ -112,7 +112,9 @@ pub fn run_ingest_into(
 ) -> Result<JobReport, JobError> {
     config.validate()?;
     input.check()?;
-    guarded(input.label(), || run_into(input, dir, config, progress, sink))
+    guarded(input.label(), || {
+        run_into(input, dir, config, progress, sink)
+    })
 }
 
 /// Passes each finished media file on, noting its size first (the next

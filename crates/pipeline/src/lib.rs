@@ -49,15 +49,15 @@ mod staging;
 pub use budget::{CpuBudget, CpuSlot};
 pub use config::{DEFAULT_SEGMENT_PACKETS, Formats, JobConfig, Layout};
 pub use error::{JobError, JobErrorKind};
+pub use input::{JobInput, LabeledFile, ReaderFactory, ReaderInput};
 pub use inventory::{
     PACKAGE_FORMAT_VERSION, PackageFile, PackageInventory, REPORT_FILE, inspect_package,
 };
-pub use input::{JobInput, LabeledFile, ReaderFactory, ReaderInput};
 pub use job::{LoudnessOnly, loudness, probe, run_ingest, run_ingest_into};
 pub use progress::{NoProgress, NoSink, OutputSink, Phase, Progress};
 pub use report::{
-    Codec, REPORT_SCHEMA_VERSION, InputReport, JobReport, LoudnessSection, PackageReport, PackagedRendition, ProcessingReport,
-    RenditionReport,
+    Codec, InputReport, JobReport, LoudnessSection, PackageReport, PackagedRendition,
+    ProcessingReport, REPORT_SCHEMA_VERSION, RenditionReport,
 };
 pub use scratch::ScratchDir;
 

@@ -21,7 +21,6 @@
 //! media file as soon as it is complete, so only the final encode may make
 //! them.
 
-
 use audiopack_encode::{GainPlan, GainReason, Ladder, LoudnessReport, db_to_linear};
 use serde::{Deserialize, Serialize};
 

@@ -6,10 +6,12 @@
 //!
 //! ## Status
 //!
-//! Box level done for Opus and FLAC: [`init_segment`] (with `ludt`
-//! loudness) and the [`Fragmenter`] that cuts media segments. Still to come
-//! (packaging issue): the single-file layout with `sidx`, and wiring into
-//! the job and the manifests.
+//! Used by every package the job writes, for Opus and FLAC:
+//! [`init_segment`] (with `ludt` loudness), the [`Fragmenter`] that cuts
+//! media segments, and the single-file layout (init, `sidx`, fragments).
+//! Segments parse back with mp4-atom, ffprobe and shaka-packager, and play
+//! in Shaka Player, hls.js and dash.js (crates/cli/tests/players.rs).
+//! Not yet written: encryption boxes (`enca`/`sinf`/`senc`, the DRM issue).
 //!
 //! ## Layout written
 //!
