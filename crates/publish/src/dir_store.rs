@@ -4,19 +4,30 @@
 //!
 //! The destination follows the rule of `ingest --out`: it must be absent,
 //! an empty directory, or an earlier audiopack package with nothing else in
-//! it ([`DirStore::preflight`]); nothing is ever written through a symbolic
+//! it ([`ObjectStore::preflight`]); nothing is ever written through a symbolic
 //! link, below the destination or as the destination itself. Failures are
 //! local I/O errors (exit code 6), not storage failures.
+//!
+//! Bodies are copied through a buffer into the temporary file, and `head`
+//! hashes the file in reads: no file is ever held whole in memory.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::error::PublishError;
-use crate::object::sha256_hex;
-use crate::package::{check_replaceable, refuse_destination};
-use crate::store::{Existing, PutObject, below};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 
+use crate::error::PublishError;
+use crate::object::sha256_file;
+use crate::object_store::{
+    Body, Existing, ObjectStore, PutObject, cancelled, changed_while_published,
+};
+use crate::package::{check_replaceable, refuse_destination};
+
+/// The buffer a file body is copied through.
+const COPY_BUFFER_BYTES: usize = 1 << 20;
+
+/// A local directory as an [`ObjectStore`].
 pub struct DirStore {
     root: PathBuf,
     /// The files of the earlier package found at the destination by the
@@ -43,11 +54,11 @@ impl DirStore {
     }
 
     /// Checks the destination may take the package, writing nothing.
-    pub(crate) async fn preflight_read_only(&self) -> Result<(), PublishError> {
+    async fn preflight_read_only(&self) -> Result<(), PublishError> {
         let root = self.root.clone();
         let previous = tokio::task::spawn_blocking(move || check_replaceable(&root))
             .await
-            .map_err(|e| PublishError::Config(format!("checking the destination: {e}")))??;
+            .map_err(PublishError::task("checking the destination"))??;
         if let Ok(mut slot) = self.previous.lock() {
             *slot = previous.into_iter().map(|f| f.path).collect();
         }
@@ -58,7 +69,7 @@ impl DirStore {
     /// published does not have (`kept`, `report.json` aside), and the
     /// directories they leave empty. Called once the new package is
     /// complete: its manifests no longer reference them.
-    pub(crate) async fn remove_previous(&self, kept: &[String]) -> Result<(), PublishError> {
+    async fn remove_old(&self, kept: &[String]) -> Result<(), PublishError> {
         let previous = self
             .previous
             .lock()
@@ -87,9 +98,9 @@ impl DirStore {
         Ok(())
     }
 
-    /// [`preflight_read_only`](Self::preflight_read_only), then creates the
+    /// `preflight_read_only`, then creates the
     /// directory and checks a file can be created in it.
-    pub(crate) async fn preflight(&self) -> Result<(), PublishError> {
+    async fn preflight_write(&self) -> Result<(), PublishError> {
         self.preflight_read_only().await?;
         match tokio::fs::create_dir(&self.root).await {
             Ok(()) => {}
@@ -116,22 +127,36 @@ impl DirStore {
         Ok(())
     }
 
-    pub(crate) async fn existing(&self, relative: &str) -> Result<Option<Existing>, PublishError> {
+    /// What the file under `relative` holds (its SHA-256, hashed in reads).
+    async fn existing(&self, relative: &str) -> Result<Option<Existing>, PublishError> {
         let path = self.checked(relative)?;
         self.check_components(&path)?;
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => Ok(Some(Existing {
-                size: bytes.len() as u64,
-                sha256: Some(sha256_hex(&bytes)),
+        let hashed = path.clone();
+        let digest = tokio::task::spawn_blocking(move || sha256_file(&hashed, 0, None))
+            .await
+            .map_err(PublishError::task("hashing a stored file"))?;
+        match digest {
+            Ok(Some(digest)) => Ok(Some(Existing {
+                size: digest.len,
+                sha256: Some(digest.sha256),
                 etag: None,
             })),
+            Ok(None) => Ok(None),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(PublishError::local(&path, "reading")(e)),
         }
     }
 
-    pub(crate) async fn put(&self, object: PutObject<'_>) -> Result<(), PublishError> {
+    /// Writes a temporary file beside the destination and renames it into
+    /// place; a cancelled write removes its temporary file.
+    async fn write(&self, object: PutObject<'_>) -> Result<(), PublishError> {
         let path = self.checked(object.relative)?;
+        if object.is_cancelled() {
+            return Err(PublishError::Cancelled {
+                target: path.display().to_string(),
+            });
+        }
+        object.body.check().await?;
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
         self.create_parents(&parent).await?;
         let name = path
@@ -141,28 +166,26 @@ impl DirStore {
         let temp = parent.join(format!(".{name}.audiopack-{}", std::process::id()));
         // A temporary left by a killed run of this pid: ours to replace.
         let _ = tokio::fs::remove_file(&temp).await;
-        let written = async {
-            use tokio::io::AsyncWriteExt;
-            // `create_new` never opens an existing file, nor follows a link
-            // planted under the temporary name.
-            let mut file = tokio::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp)
-                .await?;
-            file.write_all(object.bytes).await?;
-            file.flush().await?;
-            drop(file);
+        let written = tokio::select! {
+            biased;
+            () = cancelled(object.cancel) => None,
+            written = write_temp(&temp, object.body) => Some(written),
+        };
+        let written = match written {
             // rename replaces a link at `path` itself; it never writes
             // through one.
-            tokio::fs::rename(&temp, &path).await
-        }
-        .await;
-        if let Err(e) = written {
+            Some(Ok(())) => tokio::fs::rename(&temp, &path)
+                .await
+                .map_err(PublishError::local(&path, "writing")),
+            Some(Err(e)) => Err(e),
+            None => Err(PublishError::Cancelled {
+                target: path.display().to_string(),
+            }),
+        };
+        if written.is_err() {
             let _ = tokio::fs::remove_file(&temp).await;
-            return Err(PublishError::local(&path, "writing")(e));
         }
-        Ok(())
+        written
     }
 
     /// Creates the directories from the root down to `dir`, one at a time,
@@ -228,20 +251,112 @@ impl DirStore {
     }
 }
 
+/// Copies `body` into a new file at `temp` (`create_new`: never an
+/// existing file, nor a link planted under the temporary name), through a
+/// buffer, exactly `body.len()` bytes.
+async fn write_temp(temp: &Path, body: &Body) -> Result<(), PublishError> {
+    let failed = PublishError::local(temp, "writing");
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(temp)
+        .await
+        .map_err(PublishError::local(temp, "writing"))?;
+    match body {
+        Body::Bytes(bytes) => file.write_all(bytes).await.map_err(failed)?,
+        Body::File { path, len } => {
+            let source = tokio::fs::File::open(path)
+                .await
+                .map_err(PublishError::local(path, "reading"))?;
+            let mut reader = BufReader::with_capacity(COPY_BUFFER_BYTES, source.take(*len));
+            let copied = tokio::io::copy_buf(&mut reader, &mut file)
+                .await
+                .map_err(PublishError::local(path, "copying"))?;
+            if copied != *len {
+                return Err(changed_while_published(path, copied, *len));
+            }
+        }
+    }
+    file.flush()
+        .await
+        .map_err(PublishError::local(temp, "writing"))?;
+    Ok(())
+}
+
+/// `relative` as a path below `root`, refusing anything that would leave it.
+pub(crate) fn below(root: &Path, relative: &str) -> Option<PathBuf> {
+    let mut path = root.to_path_buf();
+    for part in relative.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return None;
+        }
+        path.push(part);
+    }
+    Some(path)
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for DirStore {
+    fn describe(&self, relative: &str) -> String {
+        self.path_of(relative).display().to_string()
+    }
+
+    /// Checks the destination may take the package (absent, empty, or an
+    /// earlier package with nothing else); with `write`, creates it and a
+    /// file in it. Errors are local I/O ([`PublishError::Local`],
+    /// [`PublishError::Destination`]).
+    async fn preflight(&self, write: bool) -> Result<(), PublishError> {
+        if write {
+            self.preflight_write().await
+        } else {
+            self.preflight_read_only().await
+        }
+    }
+
+    async fn head(&self, relative: &str) -> Result<Option<Existing>, PublishError> {
+        self.existing(relative).await
+    }
+
+    async fn put(&self, object: PutObject<'_>) -> Result<(), PublishError> {
+        self.write(object).await
+    }
+
+    async fn delete(&self, relative: &str) -> Result<(), PublishError> {
+        let path = self.checked(relative)?;
+        self.check_components(&path)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(PublishError::local(&path, "removing")(e)),
+        }
+    }
+
+    /// Drops the files of the earlier package that the one just published
+    /// does not have, and the directories they leave empty.
+    async fn remove_previous(&self, kept: &[String]) -> Result<(), PublishError> {
+        self.remove_old(kept).await
+    }
+
+    fn local_root(&self) -> Option<&Path> {
+        Some(&self.root)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::PublishErrorKind;
     use crate::object::classify;
-    use crate::store::Expected;
+    use crate::object_store::Expected;
 
-    fn put<'a>(relative: &'a str, bytes: &'a [u8], meta: &'a crate::ObjectMeta) -> PutObject<'a> {
+    fn put<'a>(relative: &'a str, body: &'a Body, meta: &'a crate::ObjectMeta) -> PutObject<'a> {
         PutObject {
             relative,
-            bytes,
+            body,
             sha256: "",
             meta,
             expected: Expected::Anything,
+            cancel: None,
         }
     }
 
@@ -252,23 +367,25 @@ mod tests {
         let outside = tmp.path().join("outside");
         std::fs::create_dir_all(&outside).map_err(PublishError::local(&outside, "mkdir"))?;
         let store = DirStore::new(&root);
-        store.preflight().await?;
+        store.preflight(true).await?;
         let (_, meta) = classify("opus_64k/1.m4s", b"");
         // A rendition directory swapped for a link once the run started.
         std::os::unix::fs::symlink(&outside, root.join("opus_64k"))
             .map_err(PublishError::local(&root, "symlink"))?;
-        let err = store.put(put("opus_64k/1.m4s", b"segment", &meta)).await;
+        let segment = Body::from(b"segment".to_vec());
+        let err = store.put(put("opus_64k/1.m4s", &segment, &meta)).await;
         assert!(
             matches!(&err, Err(e) if e.kind() == PublishErrorKind::Io && e.to_string().contains("symbolic link")),
             "{err:?}"
         );
-        assert!(store.existing("opus_64k/1.m4s").await.is_err());
+        assert!(store.head("opus_64k/1.m4s").await.is_err());
         // A file replaced by a link: the link is replaced, its target kept.
         let target = outside.join("kept");
         std::fs::write(&target, b"kept").map_err(PublishError::local(&target, "write"))?;
         std::os::unix::fs::symlink(&target, root.join("master.m3u8"))
             .map_err(PublishError::local(&root, "symlink"))?;
-        store.put(put("master.m3u8", b"#EXTM3U\n", &meta)).await?;
+        let playlist = Body::from(b"#EXTM3U\n".to_vec());
+        store.put(put("master.m3u8", &playlist, &meta)).await?;
         assert_eq!(std::fs::read(&target).ok().as_deref(), Some(&b"kept"[..]));
         assert_eq!(
             std::fs::read_dir(&outside).map(|d| d.count()).ok(),

@@ -28,7 +28,13 @@ pub enum StoreErrorKind {
     Failed,
 }
 
+/// A boxed error kept as the cause of another.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A storage operation that failed for good (after any retries).
+///
+/// Its `Display` is `target: message`, one line; the underlying error (the
+/// SDK's, for the S3 store) is its [`source`](std::error::Error::source).
 #[derive(Debug, Error)]
 #[error("{target}: {message}")]
 pub struct StoreError {
@@ -36,10 +42,15 @@ pub struct StoreError {
     /// The object, bucket or directory concerned (`s3://bucket/key`, a path).
     pub target: String,
     pub message: String,
+    /// What caused it, when there is more to it than the message.
+    #[source]
+    pub source: Option<BoxError>,
 }
 
 impl StoreError {
-    pub(crate) fn new(
+    /// A failure of `target` (how the object or bucket is named in
+    /// messages), without a source.
+    pub fn new(
         kind: StoreErrorKind,
         target: impl Into<String>,
         message: impl Into<String>,
@@ -48,7 +59,14 @@ impl StoreError {
             kind,
             target: target.into(),
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// The same failure, caused by `source`.
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
     }
 }
 
@@ -61,6 +79,10 @@ pub enum PublishErrorKind {
     /// Reading the package or writing the local spool failed.
     Io,
     Config,
+    /// The work was cancelled ([`PublishOptions::cancel`](crate::PublishOptions::cancel)).
+    Cancelled,
+    /// A bug: a task panicked or failed to run.
+    Internal,
 }
 
 #[derive(Debug, Error)]
@@ -83,6 +105,13 @@ pub enum PublishError {
     Destination { path: PathBuf, reason: String },
     #[error("invalid destination or option: {0}")]
     Config(String),
+    /// Stopped on request before `target` was complete.
+    #[error("{target}: cancelled")]
+    Cancelled { target: String },
+    /// A task panicked or could not run: a bug, not the input's or the
+    /// destination's fault.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl PublishError {
@@ -92,7 +121,14 @@ impl PublishError {
             PublishError::Store(e) => PublishErrorKind::Store(e.kind),
             PublishError::Local { .. } | PublishError::Destination { .. } => PublishErrorKind::Io,
             PublishError::Config(_) => PublishErrorKind::Config,
+            PublishError::Cancelled { .. } => PublishErrorKind::Cancelled,
+            PublishError::Internal(_) => PublishErrorKind::Internal,
         }
+    }
+
+    /// A task that panicked or was aborted while doing `what`.
+    pub(crate) fn task(what: &str) -> impl FnOnce(tokio::task::JoinError) -> PublishError {
+        move |e| PublishError::Internal(format!("{what}: {e}"))
     }
 
     /// Maps an I/O error on `path` while doing `action`.

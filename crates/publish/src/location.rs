@@ -14,6 +14,15 @@ pub struct S3Url {
 }
 
 impl S3Url {
+    /// A bucket and a directory-like prefix (`""`, `"dir"` or `"dir/"`),
+    /// checked as [`parse_prefix`](Self::parse_prefix) checks them.
+    pub fn new(bucket: &str, prefix: &str) -> Result<S3Url, PublishError> {
+        let text = format!("s3://{bucket}/{prefix}");
+        check_bucket(&text, bucket)?;
+        check_key(&text, prefix)?;
+        S3Url::parse_prefix(&text)
+    }
+
     /// Parses `s3://bucket`, `s3://bucket/dir`, `s3://bucket/dir/`.
     /// Directory-like: a prefix without a trailing `/` gets one.
     pub fn parse_prefix(text: &str) -> Result<S3Url, PublishError> {
@@ -55,6 +64,12 @@ fn split(text: &str) -> Result<(String, &str), PublishError> {
         PublishError::Config(format!("{}: not an s3:// URL", text.escape_debug()))
     })?;
     let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+    check_bucket(text, bucket)?;
+    check_key(text, path)?;
+    Ok((bucket.to_string(), path))
+}
+
+fn check_bucket(text: &str, bucket: &str) -> Result<(), PublishError> {
     // Bucket naming rules (3–63 of a-z 0-9 . -) are checked loosely: enough
     // to catch a typo early; the server has the last word.
     let valid = (3..=63).contains(&bucket.len())
@@ -67,8 +82,7 @@ fn split(text: &str) -> Result<(String, &str), PublishError> {
             text.escape_debug()
         )));
     }
-    check_key(text, path)?;
-    Ok((bucket.to_string(), path))
+    Ok(())
 }
 
 /// A key or prefix must name the same thing on every store and never
@@ -151,6 +165,31 @@ mod tests {
         assert_eq!(u.key("master.m3u8"), "catalog/track-123/master.m3u8");
         assert_eq!(S3Url::parse_prefix("s3://origin/")?.prefix, "");
         assert_eq!(S3Url::parse_prefix("s3://origin")?.key("a"), "a");
+        Ok(())
+    }
+
+    #[test]
+    fn buckets_and_prefixes_are_checked_apart() -> Result<(), PublishError> {
+        let u = S3Url::new("origin", "catalog/track-123")?;
+        assert_eq!(
+            (u.bucket.as_str(), u.prefix.as_str()),
+            ("origin", "catalog/track-123/")
+        );
+        assert_eq!(S3Url::new("origin", "")?.prefix, "");
+        for (bucket, prefix) in [
+            ("origin/catalog", "x"),
+            ("Origin", ""),
+            ("origin", "/x"),
+            ("origin", "a//b"),
+            ("origin", "../x"),
+            ("origin", "a\nb"),
+        ] {
+            let err = S3Url::new(bucket, prefix).err();
+            assert!(
+                matches!(err, Some(PublishError::Config(_))),
+                "{bucket:?} {prefix:?}: {err:?}"
+            );
+        }
         Ok(())
     }
 

@@ -8,12 +8,13 @@
 //! does before writing anything.
 
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use audiopack_pipeline::{JobError, PackageFile, REPORT_FILE, inspect_package};
 
 use crate::error::PublishError;
+use crate::object::{ObjectClass, ObjectPolicy};
 
 pub(crate) fn refuse_destination(path: &Path, reason: impl Into<String>) -> PublishError {
     PublishError::Destination {
@@ -175,4 +176,58 @@ fn existing_ancestor(path: &Path) -> PathBuf {
             _ => return path.to_path_buf(),
         }
     }
+}
+
+/// These files of `dir` with their classes, sorted by path (`.m3u8` files
+/// are looked into to tell masters from media playlists).
+pub(crate) fn classified(
+    dir: &Path,
+    relatives: impl Iterator<Item = String>,
+    policy: &ObjectPolicy,
+) -> Result<Vec<(String, ObjectClass)>, PublishError> {
+    let mut files = Vec::new();
+    for relative in relatives {
+        let head = read_head(&dir.join(&relative), ObjectPolicy::head_bytes(&relative))?;
+        files.push((relative.clone(), policy.classify(&relative, &head).0));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Every file of a package (dot-files skipped), with its class, sorted by
+/// path. `report.json` is left out: it is handled last, on its own.
+pub fn package_files(dir: &Path) -> Result<Vec<(String, ObjectClass)>, PublishError> {
+    let mut relatives = Vec::new();
+    let mut pending = vec![(dir.to_path_buf(), String::new())];
+    while let Some((path, prefix)) = pending.pop() {
+        let entries = fs::read_dir(&path).map_err(PublishError::local(&path, "listing"))?;
+        for entry in entries {
+            let entry = entry.map_err(PublishError::local(&path, "listing"))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let relative = format!("{prefix}{name}");
+            let kind = entry
+                .file_type()
+                .map_err(PublishError::local(entry.path(), "reading"))?;
+            if kind.is_dir() {
+                pending.push((entry.path(), format!("{relative}/")));
+            } else if kind.is_file() && relative != REPORT_FILE {
+                relatives.push(relative);
+            }
+        }
+    }
+    classified(dir, relatives.into_iter(), &ObjectPolicy::default())
+}
+
+/// The first `limit` bytes of a file (nothing read when 0).
+fn read_head(path: &Path, limit: usize) -> Result<Vec<u8>, PublishError> {
+    let mut head = Vec::new();
+    if limit > 0 {
+        fs::File::open(path)
+            .and_then(|f| f.take(limit as u64).read_to_end(&mut head))
+            .map_err(PublishError::local(path, "reading"))?;
+    }
+    Ok(head)
 }

@@ -11,15 +11,62 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::error::{StoreError, StoreErrorKind};
+use crate::error::{BoxError, StoreError, StoreErrorKind};
 
 /// One attempt's failure, classified.
 #[derive(Debug)]
-pub(crate) enum Failure {
-    /// May succeed if tried again; the kind to report if it never does.
-    Transient(StoreErrorKind, String),
-    /// Will not: give up now.
-    Permanent(StoreErrorKind, String),
+pub(crate) struct Failure {
+    /// May succeed if tried again (the kind is then what to report if it
+    /// never does); otherwise give up now.
+    pub transient: bool,
+    pub kind: StoreErrorKind,
+    pub message: String,
+    /// The underlying error (the SDK's), kept as the [`StoreError`]'s source.
+    pub source: Option<BoxError>,
+}
+
+impl Failure {
+    pub(crate) fn transient(kind: StoreErrorKind, message: impl Into<String>) -> Failure {
+        Failure {
+            transient: true,
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn permanent(kind: StoreErrorKind, message: impl Into<String>) -> Failure {
+        Failure {
+            transient: false,
+            ..Failure::transient(kind, message)
+        }
+    }
+
+    /// The same failure, caused by `source`.
+    pub(crate) fn caused_by(mut self, source: impl Into<BoxError>) -> Failure {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The failure of `target`, for good.
+    pub(crate) fn into_error(self, target: &str) -> StoreError {
+        StoreError {
+            source: self.source,
+            ..StoreError::new(self.kind, target, self.message)
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    /// A failure already given up on (it is not retried again).
+    fn from(e: StoreError) -> Failure {
+        Failure {
+            transient: false,
+            kind: e.kind,
+            message: e.message,
+            source: e.source,
+        }
+    }
 }
 
 /// How often and how patiently to retry.
@@ -103,28 +150,23 @@ where
     let mut attempt = 1;
     let mut unreachable = 0;
     loop {
-        match op().await {
+        let failure = match op().await {
             Ok(value) => return Ok(value),
-            Err(Failure::Permanent(kind, message)) => {
-                return Err(StoreError::new(kind, target, message));
-            }
-            Err(Failure::Transient(kind, message)) => {
-                if kind == StoreErrorKind::Unreachable {
-                    unreachable += 1;
-                }
-                if attempt >= policy.max_attempts || unreachable >= policy.max_unreachable_attempts
-                {
-                    return Err(StoreError::new(
-                        kind,
-                        target,
-                        format!("{message} (gave up after {attempt} attempts)"),
-                    ));
-                }
-                tokio::time::sleep(policy.backoff(attempt)).await;
-                retries.fetch_add(1, Ordering::Relaxed);
-                attempt += 1;
-            }
+            Err(failure) => failure,
+        };
+        if !failure.transient {
+            return Err(failure.into_error(target));
         }
+        if failure.kind == StoreErrorKind::Unreachable {
+            unreachable += 1;
+        }
+        if attempt >= policy.max_attempts || unreachable >= policy.max_unreachable_attempts {
+            let message = format!("{} (gave up after {attempt} attempts)", failure.message);
+            return Err(Failure { message, ..failure }.into_error(target));
+        }
+        tokio::time::sleep(policy.backoff(attempt)).await;
+        retries.fetch_add(1, Ordering::Relaxed);
+        attempt += 1;
     }
 }
 
@@ -156,10 +198,7 @@ mod tests {
             let n = calls;
             async move {
                 if n < 4 {
-                    Err(Failure::Transient(
-                        StoreErrorKind::Failed,
-                        "503 SlowDown".into(),
-                    ))
+                    Err(Failure::transient(StoreErrorKind::Failed, "503 SlowDown"))
                 } else {
                     Ok(n)
                 }
@@ -172,17 +211,38 @@ mod tests {
         let mut calls = 0;
         let err = with_retries(&policy, "k", &retries, || {
             calls += 1;
-            async { Err::<(), _>(Failure::Transient(StoreErrorKind::Failed, "reset".into())) }
+            async {
+                Err::<(), _>(
+                    Failure::transient(StoreErrorKind::Failed, "reset")
+                        .caused_by(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+                )
+            }
         })
         .await;
         assert_eq!(calls, policy.max_attempts);
-        assert!(matches!(
+        let err = err.err();
+        assert!(
+            matches!(
+                &err,
+                Some(StoreError {
+                    kind: StoreErrorKind::Failed,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        // The cause is kept behind the unchanged message.
+        let err = err.map(|e| {
+            let source = std::error::Error::source(&e).map(ToString::to_string);
+            (e.to_string(), source)
+        });
+        assert_eq!(
             err,
-            Err(StoreError {
-                kind: StoreErrorKind::Failed,
-                ..
-            })
-        ));
+            Some((
+                "k: reset (gave up after 8 attempts)".to_string(),
+                Some(std::io::Error::from(std::io::ErrorKind::ConnectionReset).to_string())
+            ))
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -191,12 +251,7 @@ mod tests {
         let mut calls = 0;
         let err = with_retries(&RetryPolicy::default(), "k", &retries, || {
             calls += 1;
-            async {
-                Err::<(), _>(Failure::Permanent(
-                    StoreErrorKind::AccessDenied,
-                    "403".into(),
-                ))
-            }
+            async { Err::<(), _>(Failure::permanent(StoreErrorKind::AccessDenied, "403")) }
         })
         .await;
         assert_eq!(calls, 1);

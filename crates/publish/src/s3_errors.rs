@@ -2,6 +2,7 @@
 //! request into a transient or permanent [`Failure`] with a one-line
 //! message; the helpers read an answer's status and error code.
 
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 use crate::error::StoreErrorKind;
@@ -61,7 +62,7 @@ pub(crate) trait HasStatus {
     fn status_code(&self) -> u16;
 }
 
-impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
+impl HasStatus for HttpResponse {
     fn status_code(&self) -> u16 {
         self.status().as_u16()
     }
@@ -96,8 +97,16 @@ const TRANSIENT_CODES: &[&str] = &[
     "OperationAborted",
 ];
 
-/// Sorts a failed request into "try again" or "give up, because …".
-pub(crate) fn classify<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Failure
+/// Sorts a failed request into "try again" or "give up, because …",
+/// keeping the SDK error as the cause.
+pub(crate) fn classify<E>(e: SdkError<E, HttpResponse>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    sort(&e).caused_by(e)
+}
+
+fn sort<E>(e: &SdkError<E, HttpResponse>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -117,49 +126,46 @@ where
                 || status == 429
                 || status == 408
             {
-                Failure::Transient(StoreErrorKind::Failed, message)
+                Failure::transient(StoreErrorKind::Failed, message)
             } else if code.is_some_and(|c| CREDENTIAL_CODES.contains(&c)) {
-                Failure::Permanent(
+                Failure::permanent(
                     StoreErrorKind::Credentials,
                     format!("credentials rejected ({message})"),
                 )
             } else if status == 403 {
-                Failure::Permanent(
+                Failure::permanent(
                     StoreErrorKind::AccessDenied,
                     format!("access denied ({message})"),
                 )
             } else if code == Some("NoSuchBucket") {
-                Failure::Permanent(
-                    StoreErrorKind::NoSuchBucket,
-                    "the bucket does not exist".into(),
-                )
+                Failure::permanent(StoreErrorKind::NoSuchBucket, "the bucket does not exist")
             } else if code == Some("NoSuchKey") || status == 404 {
-                Failure::Permanent(StoreErrorKind::NoSuchKey, "no such object".into())
+                Failure::permanent(StoreErrorKind::NoSuchKey, "no such object")
             } else if status == 301 || code == Some("PermanentRedirect") {
-                Failure::Permanent(
+                Failure::permanent(
                     StoreErrorKind::Failed,
                     format!("{message} (the bucket is in another region: set --region)"),
                 )
             } else {
-                Failure::Permanent(StoreErrorKind::Failed, message)
+                Failure::permanent(StoreErrorKind::Failed, message)
             }
         }
         _ if text.to_ascii_lowercase().contains("credential") => {
-            Failure::Permanent(StoreErrorKind::Credentials, credentials_message(&text))
+            Failure::permanent(StoreErrorKind::Credentials, credentials_message(&text))
         }
         SdkError::TimeoutError(_) => {
-            Failure::Transient(StoreErrorKind::Unreachable, format!("timed out ({text})"))
+            Failure::transient(StoreErrorKind::Unreachable, format!("timed out ({text})"))
         }
         SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() || d.is_other() => {
-            Failure::Transient(
+            Failure::transient(
                 StoreErrorKind::Unreachable,
                 format!("cannot reach the endpoint ({text})"),
             )
         }
         SdkError::ResponseError(_) => {
-            Failure::Transient(StoreErrorKind::Failed, format!("bad response ({text})"))
+            Failure::transient(StoreErrorKind::Failed, format!("bad response ({text})"))
         }
-        _ => Failure::Permanent(StoreErrorKind::Failed, text),
+        _ => Failure::permanent(StoreErrorKind::Failed, text),
     }
 }
 

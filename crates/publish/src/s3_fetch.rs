@@ -1,6 +1,8 @@
-//! Downloading an `s3://` input: a ranged GET of the head first, checked
-//! against the maximum size and the ingest limits, then the whole object.
+//! Downloading an `s3://` input ([`fetch_input`], [`fetch_input_checked`]):
+//! a ranged GET of the head first, checked against the maximum size and
+//! the ingest limits, then the whole object.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -10,8 +12,10 @@ use audiopack_ingest::{ErrorKind as IngestErrorKind, IngestConfig, IngestError, 
 use audiopack_pipeline::JobError;
 
 use crate::error::{PublishError, StoreError, StoreErrorKind};
+use crate::location::S3Url;
 use crate::retry::{Failure, with_retries};
 use crate::s3_errors::{classify, one_line, status};
+use crate::s3_options::S3Options;
 use crate::s3_store::S3Store;
 
 /// How much of an `s3://` input is read first (one ranged GET) to check its
@@ -63,9 +67,9 @@ impl S3Store {
                 Err(Download::Remote(failure)) => Err(failure),
                 Err(Download::TooLarge) => {
                     too_large.store(true, Ordering::Relaxed);
-                    Err(Failure::Permanent(
+                    Err(Failure::permanent(
                         StoreErrorKind::Failed,
-                        "over the maximum input size".into(),
+                        "over the maximum input size",
                     ))
                 }
                 Err(Download::Local(e)) => {
@@ -73,7 +77,7 @@ impl S3Store {
                     if let Ok(mut slot) = local_failure.lock() {
                         *slot = Some(e);
                     }
-                    Err(Failure::Permanent(StoreErrorKind::Failed, message))
+                    Err(Failure::permanent(StoreErrorKind::Failed, message))
                 }
             }
         })
@@ -113,7 +117,7 @@ impl S3Store {
             {
                 Ok(out) => out,
                 Err(e) if status(&e) == Some(416) => return Ok(None),
-                Err(e) => return Err(classify(&e)),
+                Err(e) => return Err(classify(e)),
             };
             let total = out
                 .content_range
@@ -130,10 +134,10 @@ impl S3Store {
                     Ok(Ok(Some(chunk))) => head.extend_from_slice(&chunk),
                     Ok(Ok(None)) => break,
                     Ok(Err(e)) => {
-                        return Err(Failure::Transient(
-                            StoreErrorKind::Failed,
-                            one_line(&format!("download interrupted: {e}")),
-                        ));
+                        let message = one_line(&format!("download interrupted: {e}"));
+                        return Err(
+                            Failure::transient(StoreErrorKind::Failed, message).caused_by(e)
+                        );
                     }
                     Err(_) => return Err(stalled(self.options.first_byte_timeout)),
                 }
@@ -153,7 +157,7 @@ impl S3Store {
             .key(&self.url.prefix)
             .send()
             .await
-            .map_err(|e| Download::Remote(classify(&e)))?;
+            .map_err(|e| Download::Remote(classify(e)))?;
         let mut file = tokio::fs::File::create(dest)
             .await
             .map_err(Download::Local)?;
@@ -170,10 +174,10 @@ impl S3Store {
                 }
                 Ok(Ok(None)) => break,
                 Ok(Err(e)) => {
-                    return Err(Download::Remote(Failure::Transient(
-                        StoreErrorKind::Failed,
-                        one_line(&format!("download interrupted: {e}")),
-                    )));
+                    let message = one_line(&format!("download interrupted: {e}"));
+                    return Err(Download::Remote(
+                        Failure::transient(StoreErrorKind::Failed, message).caused_by(e),
+                    ));
                 }
                 Err(_) => {
                     return Err(Download::Remote(stalled(self.options.first_byte_timeout)));
@@ -196,7 +200,7 @@ enum Download {
 }
 
 fn stalled(after: Duration) -> Failure {
-    Failure::Transient(
+    Failure::transient(
         StoreErrorKind::Unreachable,
         format!(
             "the download stalled (nothing received for {} s)",
@@ -225,4 +229,53 @@ fn probe_head(target: &str, head: &[u8], limits: &IngestConfig) -> Result<(), Pu
         Ok(Err(e)) if e.kind() == IngestErrorKind::Limit => Err(PublishError::Job(e.into())),
         _ => Ok(()),
     }
+}
+
+/// Downloads an `s3://bucket/key` input into `dir` (under the key's file
+/// name, so messages still name the file) and returns the local path.
+///
+/// An object larger than [`S3Options::max_input_bytes`] is refused before
+/// the download (kind `Limit`); a local write failure (a full `TMPDIR`) is
+/// a local I/O error and is not retried. [`fetch_input_checked`] also
+/// checks the header against the ingest limits first.
+pub async fn fetch_input(
+    url: &str,
+    options: &S3Options,
+    dir: &Path,
+) -> Result<std::path::PathBuf, PublishError> {
+    fetch(url, options, dir, None).await
+}
+
+/// [`fetch_input`], checking the object's head (one ranged GET of its
+/// first 64 KiB) against `limits` before the download: a header over the
+/// limits (channels, sample rate, declared duration) fails at once with
+/// the ingest's own `Limit` error, naming the URL, instead of after
+/// downloading the whole object.
+pub async fn fetch_input_checked(
+    url: &str,
+    options: &S3Options,
+    dir: &Path,
+    limits: &IngestConfig,
+) -> Result<std::path::PathBuf, PublishError> {
+    fetch(url, options, dir, Some(limits)).await
+}
+
+async fn fetch(
+    url: &str,
+    options: &S3Options,
+    dir: &Path,
+    limits: Option<&IngestConfig>,
+) -> Result<std::path::PathBuf, PublishError> {
+    let object = S3Url::parse_object(url)?;
+    let name = object
+        .prefix
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+        .unwrap_or("input")
+        .to_string();
+    let store = S3Store::connect(object, options.clone()).await?;
+    let dest = dir.join(name);
+    store.fetch(&dest, limits).await?;
+    Ok(dest)
 }

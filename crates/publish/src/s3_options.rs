@@ -97,6 +97,22 @@ impl S3Options {
     /// `AWS_ENDPOINT_URL`) must be an `http://` or `https://` URL with a
     /// host. Errors are usage errors.
     pub fn validate(&self) -> Result<(), PublishError> {
+        self.validate_transfer()?;
+        match &self.endpoint_url {
+            Some(url) => check_endpoint("--endpoint-url", url),
+            None => {
+                for var in ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"] {
+                    if let Some(url) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+                        return check_endpoint(var, &url.to_string_lossy());
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The checks of what applies to any client: part sizes, timeouts.
+    pub(crate) fn validate_transfer(&self) -> Result<(), PublishError> {
         if self.part_size < MIN_PART_SIZE || self.multipart_threshold < self.part_size {
             return Err(PublishError::Config(format!(
                 "part size {} B must be at least {MIN_PART_SIZE} B and at most the multipart threshold ({} B)",
@@ -113,17 +129,7 @@ impl S3Options {
                 "storage timeouts and the minimum transfer rate must be positive".into(),
             ));
         }
-        match &self.endpoint_url {
-            Some(url) => check_endpoint("--endpoint-url", url),
-            None => {
-                for var in ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"] {
-                    if let Some(url) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-                        return check_endpoint(var, &url.to_string_lossy());
-                    }
-                }
-                Ok(())
-            }
-        }
+        Ok(())
     }
 }
 

@@ -15,14 +15,20 @@
 //!   the object: our bytes (our own earlier attempt landed and its answer
 //!   was lost) is success, anything else a [`StoreErrorKind::Conflict`].
 //!   A server that answers `501 NotImplemented` gets unconditional writes.
-//! * Objects over the multipart threshold go up in parts; a failed upload
-//!   is aborted. A `CompleteMultipartUpload` whose answer was lost and
-//!   whose retry finds the upload gone is checked against the object.
+//! * Bodies stream: a file is sent straight from disk
+//!   (`ByteStream::read_from`, re-opened on every attempt), never read
+//!   whole into memory.
+//! * Objects over the multipart threshold go up in parts (`s3_multipart`);
+//!   a failed or cancelled upload is aborted. A `CompleteMultipartUpload`
+//!   whose answer was lost and whose retry finds the upload gone is checked
+//!   against the object.
+//! * Failures keep the SDK's error as their source (`StoreError::source`).
 //!
 //! The options and their checks are in `s3_options`, the sorting of SDK
 //! errors in `s3_errors`, and the download of inputs
 //! ([`S3Store::fetch`]) in `s3_fetch`.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -30,19 +36,20 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::primitives::{ByteStream, Length};
 
 use crate::error::{PublishError, StoreError, StoreErrorKind};
 use crate::location::S3Url;
 use crate::object::{SHA256_METADATA, sha256_base64};
+use crate::object_store::{Body, Existing, Expected, ObjectStore, PutObject, cancelled};
 use crate::retry::{Failure, with_retries};
 use crate::s3_errors::{classify, error_code, status};
 use crate::s3_options::S3Options;
-use crate::store::{Existing, Expected, PutObject};
 
+/// An S3 bucket prefix as an [`ObjectStore`].
 pub struct S3Store {
     pub(crate) client: Client,
     pub(crate) url: S3Url,
@@ -101,39 +108,81 @@ impl S3Store {
         if sdk.region().is_none() {
             builder = builder.region(Region::new("us-east-1"));
         }
-        Ok(S3Store {
-            client: Client::from_conf(builder.build()),
+        Ok(S3Store::with_client(
+            Client::from_conf(builder.build()),
+            url,
+            options,
+        ))
+    }
+
+    /// A store writing below `prefix` (directory-like: `""`, `"dir"` or
+    /// `"dir/"`) of `bucket` through a client the caller configured
+    /// (credentials, region, endpoint, HTTP client are its own). The
+    /// bucket and prefix are checked as in an `s3://` URL. The client's own
+    /// retries are turned off in favour of the store's
+    /// [`RetryPolicy`](crate::RetryPolicy), and each request gets the
+    /// store's timeouts (the per-request attempt timeouts of [`S3Options`]);
+    /// the rest of the options are [`S3Options::default`] (see
+    /// [`with_options`](Self::with_options)). Does not contact the server.
+    pub fn from_client(
+        client: Client,
+        bucket: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Result<S3Store, PublishError> {
+        let url = S3Url::new(&bucket.into(), &prefix.into())?;
+        let config = client
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build();
+        Ok(S3Store::with_client(
+            Client::from_conf(config),
+            url,
+            S3Options::default(),
+        ))
+    }
+
+    /// The same store with other retry, multipart, timeout and input-size
+    /// options; what only applies to building a client (credentials,
+    /// endpoint, region, addressing) is ignored.
+    pub fn with_options(mut self, options: S3Options) -> Result<S3Store, PublishError> {
+        options.validate_transfer()?;
+        self.options = options;
+        Ok(self)
+    }
+
+    fn with_client(client: Client, url: S3Url, options: S3Options) -> S3Store {
+        S3Store {
+            client,
             url,
             options,
             retries: AtomicU64::new(0),
             conditional_writes: AtomicBool::new(true),
-        })
+        }
+    }
+
+    /// The bucket and prefix written to.
+    pub fn url(&self) -> &S3Url {
+        &self.url
     }
 
     /// The per-request configuration of a request sending `bytes` of body
     /// (or completing an object of that size): an attempt may take the
     /// time the body needs at the slowest acceptable rate, plus the wait
     /// for the answer.
-    fn body_attempt(&self, bytes: usize) -> aws_sdk_s3::config::Builder {
+    pub(crate) fn body_attempt(&self, bytes: u64) -> aws_sdk_s3::config::Builder {
         let rate = self.options.min_transfer_rate.max(1) as f64;
         self.with_attempt_timeout(
             self.options.first_byte_timeout + Duration::from_secs_f64(bytes as f64 / rate),
         )
     }
 
-    /// Completing a multipart upload sends little, but some stores
-    /// (s3s-fs, MinIO) assemble the parts before answering: one
-    /// `first_byte_timeout` per started GiB.
-    fn completion_attempt(&self, bytes: usize) -> aws_sdk_s3::config::Builder {
-        let gib = (bytes as u64).div_ceil(1 << 30).max(1);
-        self.with_attempt_timeout(
-            self.options
-                .first_byte_timeout
-                .saturating_mul(u32::try_from(gib).unwrap_or(u32::MAX)),
-        )
+    /// A request without a body: the short attempt timeout.
+    pub(crate) fn short_attempt(&self) -> aws_sdk_s3::config::Builder {
+        self.with_attempt_timeout(self.options.request_timeout)
     }
 
-    fn with_attempt_timeout(&self, attempt: Duration) -> aws_sdk_s3::config::Builder {
+    pub(crate) fn with_attempt_timeout(&self, attempt: Duration) -> aws_sdk_s3::config::Builder {
         aws_sdk_s3::config::Builder::new().timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(self.options.connect_timeout)
@@ -146,30 +195,39 @@ impl S3Store {
         format!("s3://{}/{}", self.url.bucket, self.url.key(relative))
     }
 
-    pub(crate) fn retries(&self) -> u64 {
-        self.retries.load(Ordering::Relaxed)
-    }
-
     /// HeadBucket (exists? credentials good?), then, when `write`, a
     /// multipart upload created and aborted under the prefix (may we
     /// write?). Few quick retries: an unreachable endpoint fails fast.
-    pub(crate) async fn preflight(&self, write: bool) -> Result<(), StoreError> {
+    async fn check_bucket(&self, write: bool) -> Result<(), StoreError> {
         let bucket = &self.url.bucket;
         let target = format!("s3://{bucket}");
         let policy = self.options.retry.preflight();
         let head = with_retries(&policy, &target, &self.retries, || async {
-            match self.client.head_bucket().bucket(bucket).send().await {
+            let result = self
+                .client
+                .head_bucket()
+                .bucket(bucket)
+                .customize()
+                .config_override(self.short_attempt())
+                .send()
+                .await;
+            match result {
                 Ok(_) => Ok(Ok(())),
-                Err(e) => match classify(&e) {
-                    // HEAD answers carry no error code: 403 may be bad
-                    // credentials or a missing permission (asked below).
-                    Failure::Permanent(_, _) if status(&e) == Some(403) => Ok(Err(())),
-                    Failure::Permanent(_, _) if status(&e) == Some(404) => Err(Failure::Permanent(
-                        StoreErrorKind::NoSuchBucket,
-                        "the bucket does not exist".into(),
-                    )),
-                    other => Err(other),
-                },
+                Err(e) => {
+                    let code = status(&e);
+                    let failure = classify(e);
+                    match code {
+                        // HEAD answers carry no error code: 403 may be bad
+                        // credentials or a missing permission (asked below).
+                        Some(403) if !failure.transient => Ok(Err(())),
+                        Some(404) if !failure.transient => Err(Failure {
+                            kind: StoreErrorKind::NoSuchBucket,
+                            message: "the bucket does not exist".into(),
+                            ..failure
+                        }),
+                        _ => Err(failure),
+                    }
+                }
             }
         })
         .await?;
@@ -181,13 +239,12 @@ impl S3Store {
                 .bucket(bucket)
                 .prefix(&self.url.prefix)
                 .max_keys(1)
+                .customize()
+                .config_override(self.short_attempt())
                 .send()
                 .await;
             return Err(match listed {
-                Err(e) => match classify(&e) {
-                    Failure::Permanent(kind, message) => StoreError::new(kind, target, message),
-                    Failure::Transient(kind, message) => StoreError::new(kind, target, message),
-                },
+                Err(e) => classify(e).into_error(&target),
                 Ok(_) => StoreError::new(
                     StoreErrorKind::AccessDenied,
                     target,
@@ -206,11 +263,13 @@ impl S3Store {
                 .create_multipart_upload()
                 .bucket(bucket)
                 .key(&key)
+                .customize()
+                .config_override(self.short_attempt())
                 .send()
                 .await
-                .map_err(|e| classify(&e))?;
+                .map_err(classify)?;
             out.upload_id
-                .ok_or_else(|| Failure::Transient(StoreErrorKind::Failed, "no upload id".into()))
+                .ok_or_else(|| Failure::transient(StoreErrorKind::Failed, "no upload id"))
         })
         .await
         .map_err(|e| StoreError {
@@ -225,23 +284,28 @@ impl S3Store {
             .bucket(bucket)
             .key(&key)
             .upload_id(upload_id)
+            .customize()
+            .config_override(self.short_attempt())
             .send()
             .await;
         Ok(())
     }
 
-    pub(crate) async fn existing(&self, relative: &str) -> Result<Option<Existing>, StoreError> {
+    /// HEAD of one object.
+    pub(crate) async fn head_object(&self, relative: &str) -> Result<Option<Existing>, StoreError> {
         let key = self.url.key(relative);
         let target = self.url_of(relative);
         with_retries(&self.options.retry, &target, &self.retries, || async {
-            match self
+            let result = self
                 .client
                 .head_object()
                 .bucket(&self.url.bucket)
                 .key(&key)
+                .customize()
+                .config_override(self.short_attempt())
                 .send()
-                .await
-            {
+                .await;
+            match result {
                 Ok(out) => Ok(Some(Existing {
                     size: out.content_length.map_or(0, |n| n.max(0) as u64),
                     sha256: out
@@ -252,49 +316,54 @@ impl S3Store {
                     etag: out.e_tag,
                 })),
                 Err(e) if status(&e) == Some(404) => Ok(None),
-                Err(e) => Err(classify(&e)),
+                Err(e) => Err(classify(e)),
             }
         })
         .await
     }
 
-    pub(crate) async fn put(&self, object: PutObject<'_>) -> Result<(), StoreError> {
-        if object.bytes.len() > self.options.multipart_threshold {
-            return self.put_multipart(object).await;
-        }
+    /// One PUT of the whole object, retried; dropped when cancelled (S3
+    /// never shows half an object).
+    async fn put_single(&self, object: PutObject<'_>) -> Result<(), PublishError> {
         let key = self.url.key(object.relative);
         let target = self.url_of(object.relative);
         let checksum = sha256_base64(object.sha256);
-        with_retries(&self.options.retry, &target, &self.retries, || async {
+        let len = object.body.len();
+        let put = with_retries(&self.options.retry, &target, &self.retries, || async {
             let (if_match, if_none_match) = self.conditions(object.expected);
             let conditional = if_match.is_some() || if_none_match.is_some();
-            match self
+            let body = byte_stream(object.body, 0, len).await?;
+            let result = self
                 .client
                 .put_object()
                 .bucket(&self.url.bucket)
                 .key(&key)
-                .body(ByteStream::from(object.bytes.to_vec()))
-                .content_length(object.bytes.len() as i64)
-                .content_type(object.meta.content_type)
-                .cache_control(object.meta.cache_control)
+                .body(body)
+                .content_length(len as i64)
+                .content_type(&object.meta.content_type)
+                .cache_control(&object.meta.cache_control)
                 .metadata(SHA256_METADATA, object.sha256)
                 .set_checksum_sha256(checksum.clone())
                 .set_if_match(if_match)
                 .set_if_none_match(if_none_match)
                 .customize()
-                .config_override(self.body_attempt(object.bytes.len()))
+                .config_override(self.body_attempt(len))
                 .send()
-                .await
-            {
+                .await;
+            match result {
                 Ok(_) => Ok(()),
-                Err(e) => self.write_refused(&e, object, conditional, false).await,
+                Err(e) => self.write_refused(e, object, conditional, false).await,
             }
-        })
-        .await
+        });
+        tokio::select! {
+            biased;
+            () = cancelled(object.cancel) => Err(PublishError::Cancelled { target }),
+            put = put => Ok(put?),
+        }
     }
 
     /// The `If-Match` / `If-None-Match` values that check `expected`.
-    fn conditions(&self, expected: Expected<'_>) -> (Option<String>, Option<String>) {
+    pub(crate) fn conditions(&self, expected: Expected<'_>) -> (Option<String>, Option<String>) {
         if !self.conditional_writes.load(Ordering::Relaxed) {
             return (None, None);
         }
@@ -311,155 +380,142 @@ impl S3Store {
     /// bytes (its answer was lost), and a conflict with another writer
     /// otherwise. A server without conditional writes (501) gets the rest
     /// of this run's writes unconditionally.
-    async fn write_refused<E>(
+    pub(crate) async fn write_refused<E>(
         &self,
-        e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+        e: SdkError<E, HttpResponse>,
         object: PutObject<'_>,
         conditional: bool,
         retried_completion: bool,
     ) -> Result<(), Failure>
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let code = error_code(e);
-        let precondition = status(e) == Some(412) || code == Some("PreconditionFailed");
-        if conditional && (status(e) == Some(501) || code == Some("NotImplemented")) {
+        let code = error_code(&e);
+        let precondition = status(&e) == Some(412) || code == Some("PreconditionFailed");
+        if conditional && (status(&e) == Some(501) || code == Some("NotImplemented")) {
             self.conditional_writes.store(false, Ordering::Relaxed);
-            return Err(Failure::Transient(
+            return Err(Failure::transient(
                 StoreErrorKind::Failed,
-                "conditional writes are not implemented here: writing without".into(),
-            ));
+                "conditional writes are not implemented here: writing without",
+            )
+            .caused_by(e));
         }
         let failure = classify(e);
         let settled_elsewhere = (conditional && precondition)
             || (retried_completion
-                && matches!(failure, Failure::Permanent(kind, _) if kind != StoreErrorKind::Credentials));
+                && !failure.transient
+                && failure.kind != StoreErrorKind::Credentials);
         if !settled_elsewhere {
             return Err(failure);
         }
-        match self.existing(object.relative).await {
+        match self.head_object(object.relative).await {
             Ok(Some(found))
-                if found.size == object.bytes.len() as u64
+                if found.size == object.body.len()
                     && found.sha256.as_deref() == Some(object.sha256) =>
             {
                 Ok(())
             }
-            Ok(_) if precondition => Err(Failure::Permanent(
-                StoreErrorKind::Conflict,
-                "another writer changed this object while it was being published \
+            Ok(_) if precondition => Err(Failure {
+                transient: false,
+                kind: StoreErrorKind::Conflict,
+                message: "another writer changed this object while it was being published \
                  (a conditional write was refused); rerun to publish over it"
                     .into(),
-            )),
+                ..failure
+            }),
             Ok(_) => Err(failure),
-            Err(e) => Err(Failure::Permanent(e.kind, e.message)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// `len` bytes of `body` from `offset`, as a request body: a slice of the
+/// bytes, or the file streamed from disk (opened anew for each attempt).
+pub(crate) async fn byte_stream(body: &Body, offset: u64, len: u64) -> Result<ByteStream, Failure> {
+    match body {
+        Body::Bytes(bytes) => {
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let end = usize::try_from(offset.saturating_add(len))
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            Ok(ByteStream::from(bytes.slice(start..end)))
+        }
+        Body::File { path, .. } => ByteStream::read_from()
+            .path(path)
+            .offset(offset)
+            .length(Length::Exact(len))
+            .build()
+            .await
+            .map_err(|e| {
+                Failure::permanent(StoreErrorKind::Failed, reading_failed(path, &e)).caused_by(e)
+            }),
+    }
+}
+
+fn reading_failed(path: &Path, e: &dyn std::error::Error) -> String {
+    format!("reading {}: {e}", path.display())
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for S3Store {
+    fn describe(&self, relative: &str) -> String {
+        self.url_of(relative)
+    }
+
+    /// Errors are [`PublishError::Store`].
+    async fn preflight(&self, write: bool) -> Result<(), PublishError> {
+        Ok(self.check_bucket(write).await?)
+    }
+
+    async fn head(&self, relative: &str) -> Result<Option<Existing>, PublishError> {
+        Ok(self.head_object(relative).await?)
+    }
+
+    /// A PUT, or a multipart upload above the threshold (aborted on
+    /// failure or cancellation, the abort awaited), retrying transient
+    /// failures. When the object is no longer what `expected` says, fails
+    /// with [`StoreErrorKind::Conflict`] unless it already holds exactly
+    /// these bytes (our own earlier attempt whose answer was lost).
+    async fn put(&self, object: PutObject<'_>) -> Result<(), PublishError> {
+        if object.is_cancelled() {
+            return Err(PublishError::Cancelled {
+                target: self.url_of(object.relative),
+            });
+        }
+        object.body.check().await?;
+        if object.body.len() > self.options.multipart_threshold as u64 {
+            self.put_multipart(object).await
+        } else {
+            self.put_single(object).await
         }
     }
 
-    async fn put_multipart(&self, object: PutObject<'_>) -> Result<(), StoreError> {
-        let bucket = &self.url.bucket;
-        let key = self.url.key(object.relative);
-        let target = self.url_of(object.relative);
-        let policy = &self.options.retry;
-        let upload_id = with_retries(policy, &target, &self.retries, || async {
-            let out = self
+    async fn delete(&self, relative: &str) -> Result<(), PublishError> {
+        let key = self.url.key(relative);
+        let target = self.url_of(relative);
+        with_retries(&self.options.retry, &target, &self.retries, || async {
+            let result = self
                 .client
-                .create_multipart_upload()
-                .bucket(bucket)
+                .delete_object()
+                .bucket(&self.url.bucket)
                 .key(&key)
-                .content_type(object.meta.content_type)
-                .cache_control(object.meta.cache_control)
-                .metadata(SHA256_METADATA, object.sha256)
-                .send()
-                .await
-                .map_err(|e| classify(&e))?;
-            out.upload_id
-                .ok_or_else(|| Failure::Transient(StoreErrorKind::Failed, "no upload id".into()))
-        })
-        .await?;
-        let (key, upload_id) = (&key, &upload_id);
-        let uploaded = async {
-            let mut parts = Vec::new();
-            for (i, chunk) in object.bytes.chunks(self.options.part_size).enumerate() {
-                let number = i as i32 + 1;
-                let etag = with_retries(policy, &target, &self.retries, || async {
-                    let out = self
-                        .client
-                        .upload_part()
-                        .bucket(bucket)
-                        .key(key.as_str())
-                        .upload_id(upload_id.as_str())
-                        .part_number(number)
-                        .content_length(chunk.len() as i64)
-                        .body(ByteStream::from(chunk.to_vec()))
-                        .customize()
-                        .config_override(self.body_attempt(chunk.len()))
-                        .send()
-                        .await
-                        .map_err(|e| classify(&e))?;
-                    Ok(out.e_tag)
-                })
-                .await?;
-                parts.push(
-                    CompletedPart::builder()
-                        .part_number(number)
-                        .set_e_tag(etag)
-                        .build(),
-                );
-            }
-            let completed = CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build();
-            // `Ok(true)`: completed by this request; `Ok(false)`: the
-            // object was found to hold our bytes (a lost answer), so the
-            // upload may linger and is aborted below.
-            let mut attempt = 0;
-            with_retries(policy, &target, &self.retries, || {
-                attempt += 1;
-                let completed = completed.clone();
-                let retried = attempt > 1;
-                async move {
-                    let (key, upload_id) = (key, upload_id);
-                    let (if_match, if_none_match) = self.conditions(object.expected);
-                    let conditional = if_match.is_some() || if_none_match.is_some();
-                    match self
-                        .client
-                        .complete_multipart_upload()
-                        .bucket(bucket)
-                        .key(key.as_str())
-                        .upload_id(upload_id.as_str())
-                        .multipart_upload(completed)
-                        .set_if_match(if_match)
-                        .set_if_none_match(if_none_match)
-                        .customize()
-                        .config_override(self.completion_attempt(object.bytes.len()))
-                        .send()
-                        .await
-                    {
-                        Ok(_) => Ok(true),
-                        // A retry after a lost answer finds the upload gone
-                        // (NoSuchUpload on AWS, 403 on s3s-fs) or the
-                        // condition failing: the object says whether it
-                        // was ours.
-                        Err(e) => self
-                            .write_refused(&e, object, conditional, retried)
-                            .await
-                            .map(|()| false),
-                    }
-                }
-            })
-            .await
-        }
-        .await;
-        if !matches!(uploaded, Ok(true)) {
-            let _ = self
-                .client
-                .abort_multipart_upload()
-                .bucket(bucket)
-                .key(key.as_str())
-                .upload_id(upload_id.as_str())
+                .customize()
+                .config_override(self.short_attempt())
                 .send()
                 .await;
-        }
-        uploaded.map(|_| ())
+            match result {
+                Ok(_) => Ok(()),
+                Err(e) if status(&e) == Some(404) => Ok(()),
+                Err(e) => Err(classify(e)),
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 }

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use audiopack_publish::{PublishErrorKind, Store, StoreErrorKind};
+use audiopack_publish::{ObjectStore, PublishErrorKind, S3Store, StoreErrorKind};
 use audiopack_testkit::{Fault, FaultProxy, RequestInfo, S3Server, no_faults};
 use common::*;
 
@@ -76,7 +76,7 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
         let other = store_direct(&server).await;
 
         // We look (nothing there), another writer puts its object, we write.
-        let seen = store.existing("1.m4s").await.expect("head");
+        let seen = store.head("1.m4s").await.expect("head");
         assert_eq!(seen, None);
         put_expecting(&other, "1.m4s", &theirs, None)
             .await
@@ -93,15 +93,15 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
         assert_eq!(stored(&server, "1.m4s"), theirs);
 
         // Having seen theirs, we replace it (If-Match on its ETag)...
-        let seen = store.existing("1.m4s").await.expect("head");
+        let seen = store.head("1.m4s").await.expect("head");
         assert!(seen.as_ref().and_then(|e| e.etag.as_ref()).is_some());
         put_expecting(&store, "1.m4s", &ours, seen.as_ref())
             .await
             .expect("replacing the object we saw");
         assert_eq!(stored(&server, "1.m4s"), ours);
         // ...but not once it changed again behind our back.
-        let seen = store.existing("1.m4s").await.expect("head");
-        let current = other.existing("1.m4s").await.expect("head");
+        let seen = store.head("1.m4s").await.expect("head");
+        let current = other.head("1.m4s").await.expect("head");
         put_expecting(&other, "1.m4s", &later, current.as_ref())
             .await
             .expect("the other writer again");
@@ -137,6 +137,6 @@ fn another_writers_object_is_a_conflict_and_is_not_overwritten() {
 }
 
 /// A second writer, straight to the server.
-async fn store_direct(server: &S3Server) -> Store {
+async fn store_direct(server: &S3Server) -> S3Store {
     store(options(&server.endpoint())).await
 }

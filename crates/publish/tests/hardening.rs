@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use audiopack_pipeline::{IngestConfig, JobErrorKind};
 use audiopack_publish::{
-    INPUT_HEAD_BYTES, PublishError, PublishErrorKind, S3Options, StoreErrorKind, fetch_input,
-    fetch_input_checked,
+    INPUT_HEAD_BYTES, ObjectStore, PublishError, PublishErrorKind, S3Options, StoreErrorKind,
+    fetch_input, fetch_input_checked,
 };
 use audiopack_testkit::{FaultProxy, S3Server, StalledEndpoint, no_faults};
 use common::*;
@@ -21,7 +21,7 @@ fn a_stalled_endpoint_fails_the_preflight_quickly_as_unreachable() {
     let started = Instant::now();
     let err = runtime().block_on(async {
         let store = store(options(&stalled.endpoint())).await;
-        store.preflight().await.expect_err("nobody answers")
+        store.preflight(true).await.expect_err("nobody answers")
     });
     let took = started.elapsed();
     eprintln!("stalled endpoint: preflight gave up after {took:?}: {err}");
