@@ -86,7 +86,11 @@ impl Source {
     /// Opens and probes the file at `path`, naming it `label` in every
     /// message and in [`SourceInfo::path`] (e.g. the `s3://` URL a local
     /// copy was downloaded from).
-    pub fn open_as(path: &Path, label: &Path, config: &IngestConfig) -> Result<Source, IngestError> {
+    pub fn open_as(
+        path: &Path,
+        label: &Path,
+        config: &IngestConfig,
+    ) -> Result<Source, IngestError> {
         let io_err = |source| IngestError::Io {
             path: label.to_path_buf(),
             source,
@@ -648,4 +652,3 @@ impl MediaSource for SeekableReader {
         Some(self.len)
     }
 }
-
