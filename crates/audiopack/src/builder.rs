@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use audiopack_encode::{Ladder, NormalizeConfig, NormalizePreset};
 use audiopack_ingest::{IngestConfig, Limits};
-use audiopack_pipeline::{CpuBudget, Formats, JobConfig, Layout};
+use audiopack_pipeline::{AlbumGain, CpuBudget, Formats, JobConfig, Layout, TrackMeasurement};
 use audiopack_publish::{MIN_PART_SIZE, ObjectPolicy, PublishOptions, S3Options};
 use tokio_util::sync::CancellationToken;
 
@@ -50,6 +50,7 @@ pub struct JobBuilder {
     max_input_bytes: Option<u64>,
     policy: Option<ObjectPolicy>,
     spool_dir: Option<PathBuf>,
+    album: Option<(AlbumGain, TrackMeasurement)>,
 }
 
 impl JobBuilder {
@@ -201,6 +202,14 @@ impl JobBuilder {
         self
     }
 
+    /// Encodes with an album's gain ([`crate::album_gain`]) and this
+    /// track's pass 1 already done ([`Job::measure`]): the input is read
+    /// once more, for the encode.
+    pub fn album(mut self, gain: AlbumGain, measured: TrackMeasurement) -> Self {
+        self.album = Some((gain, measured));
+        self
+    }
+
     /// Validates every setting.
     pub fn build(self) -> Result<Job, Error> {
         let input = self.input.ok_or_else(|| {
@@ -312,6 +321,10 @@ impl JobBuilder {
             policy: self.policy.unwrap_or_default(),
             ..PublishOptions::default()
         };
+        let (album, measured) = match self.album {
+            Some((gain, measured)) => (Some(gain), Some(measured)),
+            None => (None, None),
+        };
         let config = JobConfig {
             ingest,
             normalize,
@@ -321,6 +334,7 @@ impl JobBuilder {
             segment_packets,
             lossless: !self.no_lossless,
             cpu,
+            album,
         };
         // What the lower layers check, in case a rule exists only there.
         config
@@ -335,6 +349,7 @@ impl JobBuilder {
             storage,
             publish,
             spool_dir: self.spool_dir,
+            measured,
         })
     }
 }

@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use audiopack_pipeline::{
     JobConfig, JobError, JobInput, LabeledFile, OutputSink, ReaderInput, ScratchDir,
+    TrackMeasurement,
 };
 use audiopack_publish::{
     ObjectReport, ObjectStore, PublishError, PublishOptions, Publisher, S3Options, S3Store, S3Url,
@@ -49,6 +50,7 @@ pub struct Job {
     pub(crate) storage: S3Options,
     pub(crate) publish: PublishOptions,
     pub(crate) spool_dir: Option<PathBuf>,
+    pub(crate) measured: Option<TrackMeasurement>,
 }
 
 impl std::fmt::Debug for Job {
@@ -67,6 +69,58 @@ impl Job {
         JobBuilder::default()
     }
 
+    /// Hex SHA-256 of the settings that shape the package (what
+    /// `report.json` records as `settings_digest`): with the input's
+    /// SHA-256 (`input.sha256`), what tells a rerun the package at the
+    /// output is already this one.
+    pub fn settings_digest(&self) -> String {
+        self.config.settings_digest()
+    }
+
+    /// The loudness target, ceiling and limiter setting (for
+    /// [`crate::album_gain`]).
+    pub fn normalize(&self) -> &audiopack_encode::NormalizeConfig {
+        &self.config.normalize
+    }
+
+    /// The input's label, as in messages.
+    pub fn input_label(&self) -> String {
+        self.input.label()
+    }
+
+    /// Pass 1 only (loudness of the delivered signal), for an album:
+    /// measure every track, compute [`crate::album_gain`], then build each
+    /// track's job with [`crate::JobBuilder::album`]. An `s3://` input is
+    /// downloaded for this pass and again for the encode.
+    pub async fn measure(&self) -> Result<TrackMeasurement, Error> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ConfigError::new(
+                "runtime",
+                "none",
+                "Job::measure polled outside a tokio runtime",
+            )
+            .into());
+        }
+        let token = self.cancel.child_token();
+        let _guard = token.clone().drop_guard();
+        let progress = Arc::new(EventProgress::new(
+            self.handler.clone(),
+            token.clone(),
+            false,
+        ));
+        let spool_root = self.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let (input, _dir) = self.local_input(&token, &progress, &spool_root).await?;
+        let config = self.config.clone();
+        let result = on_cpu_thread(move || {
+            audiopack_pipeline::measure_track(input.as_job_input(), &config, progress.as_ref())
+        })
+        .await;
+        match result {
+            Err(_) if token.is_cancelled() => Err(Error::cancelled(&self.input.label())),
+            other => other,
+        }
+    }
+
     /// The job's cancellation token (the one given to the builder, or its
     /// own): cancelling it stops the job.
     pub fn cancellation_token(&self) -> CancellationToken {
@@ -82,7 +136,7 @@ impl Job {
     /// error (use [`Job::run_blocking`]).
     ///
     /// [`ErrorKind::Config`]: crate::ErrorKind::Config
-    pub async fn run(self) -> Result<JobReport, Error> {
+    pub async fn run(mut self) -> Result<JobReport, Error> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ConfigError::new(
                 "runtime",
@@ -101,7 +155,8 @@ impl Job {
             token.clone(),
             self.config.normalize.limiter,
         ));
-        let outcome = self.execute(&token, &progress).await;
+        let measured = self.measured.take();
+        let outcome = self.execute(&token, &progress, measured).await;
         let report = match outcome {
             Ok(report) => report,
             // However it surfaced (a dropped channel, a stopped upload), a
@@ -175,6 +230,7 @@ impl Job {
         &self,
         token: &CancellationToken,
         progress: &Arc<EventProgress>,
+        measured: Option<TrackMeasurement>,
     ) -> Result<JobReport, Error> {
         let store = self.open_store().await?;
         if let Some(store) = &store {
@@ -183,7 +239,51 @@ impl Job {
         }
         let spool_root = self.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
         // An `s3://` input is downloaded first (kept until the job ends).
-        let mut _input_dir = None;
+        let (input, _input_dir) = self.local_input(token, progress, &spool_root).await?;
+        match (&self.output.kind, store) {
+            (OutputKind::Dir(dir), _) => {
+                let dir = dir.clone();
+                let config = self.config.clone();
+                let progress = Arc::clone(progress);
+                let report = on_cpu_thread(move || match measured {
+                    Some(measured) => audiopack_pipeline::run_ingest_premeasured(
+                        input.as_job_input(),
+                        measured,
+                        &dir,
+                        &config,
+                        progress.as_ref(),
+                    ),
+                    None => audiopack_pipeline::run_ingest(
+                        input.as_job_input(),
+                        &dir,
+                        &config,
+                        progress.as_ref(),
+                    ),
+                })
+                .await?;
+                Ok(JobReport {
+                    ingest: report,
+                    publish: None,
+                })
+            }
+            (_, Some(store)) => {
+                self.to_store(store, input, measured, &spool_root, token, progress)
+                    .await
+            }
+            (_, None) => Err(Error::internal("no store for a store output")),
+        }
+    }
+
+    /// The input as the job thread reads it; an `s3://` object is
+    /// downloaded into a scratch directory, returned so the caller keeps it
+    /// as long as the input is read.
+    async fn local_input(
+        &self,
+        token: &CancellationToken,
+        progress: &Arc<EventProgress>,
+        spool_root: &Path,
+    ) -> Result<(Arc<dyn JobInputOwned>, Option<ScratchDir>), Error> {
+        let mut input_dir = None;
         let input: Arc<dyn JobInputOwned> = match &self.input.kind {
             InputKind::Path(path) => Arc::new(path.clone()),
             InputKind::Reader { label, open } => Arc::new(OwnedReader {
@@ -192,9 +292,9 @@ impl Job {
             }),
             InputKind::S3(url) => {
                 progress.emit(&Event::Fetching { input: url.clone() });
-                let dir = ScratchDir::new(&spool_root, "audiopack-input-").map_err(|e| {
+                let dir = ScratchDir::new(spool_root, "audiopack-input-").map_err(|e| {
                     Error::from(PublishError::Local {
-                        path: spool_root.clone(),
+                        path: spool_root.to_path_buf(),
                         action: "creating a temporary directory",
                         source: e,
                     })
@@ -210,40 +310,14 @@ impl Job {
                     ),
                 )
                 .await?;
-                _input_dir = Some(dir);
+                input_dir = Some(dir);
                 Arc::new(LabeledFile {
                     path: local,
                     label: PathBuf::from(url),
                 })
             }
         };
-        let ingest = match (&self.output.kind, store) {
-            (OutputKind::Dir(dir), _) => {
-                let dir = dir.clone();
-                let config = self.config.clone();
-                let progress = Arc::clone(progress);
-                let input = Arc::clone(&input);
-                let report = on_cpu_thread(move || {
-                    audiopack_pipeline::run_ingest(
-                        input.as_job_input(),
-                        &dir,
-                        &config,
-                        progress.as_ref(),
-                    )
-                })
-                .await?;
-                return Ok(JobReport {
-                    ingest: report,
-                    publish: None,
-                });
-            }
-            (_, Some(store)) => {
-                self.to_store(store, input, &spool_root, token, progress)
-                    .await?
-            }
-            (_, None) => return Err(Error::internal("no store for a store output")),
-        };
-        Ok(ingest)
+        Ok((input, input_dir))
     }
 
     async fn open_store(&self) -> Result<Option<Arc<dyn ObjectStore>>, Error> {
@@ -263,6 +337,7 @@ impl Job {
         &self,
         store: Arc<dyn ObjectStore>,
         input: Arc<dyn JobInputOwned>,
+        measured: Option<TrackMeasurement>,
         spool_root: &Path,
         token: &CancellationToken,
         progress: &Arc<EventProgress>,
@@ -294,13 +369,23 @@ impl Job {
         let cpu_progress = Arc::clone(progress);
         let encode = on_cpu_thread(move || {
             let sink = sink;
-            audiopack_pipeline::run_ingest_into(
-                input.as_job_input(),
-                &dir,
-                &config,
-                cpu_progress.as_ref(),
-                &sink,
-            )
+            match measured {
+                Some(measured) => audiopack_pipeline::run_ingest_into_premeasured(
+                    input.as_job_input(),
+                    measured,
+                    &dir,
+                    &config,
+                    cpu_progress.as_ref(),
+                    &sink,
+                ),
+                None => audiopack_pipeline::run_ingest_into(
+                    input.as_job_input(),
+                    &dir,
+                    &config,
+                    cpu_progress.as_ref(),
+                    &sink,
+                ),
+            }
         });
         tokio::pin!(encode);
         // Upload what the encoder finishes while it runs; the first error
@@ -440,11 +525,20 @@ impl JobInput for OwnedReader {
         &self,
         config: &audiopack_ingest::IngestConfig,
     ) -> Result<audiopack_ingest::Source, audiopack_ingest::IngestError> {
+        self.reader().open(config)
+    }
+
+    fn sha256(&self) -> Result<Option<String>, audiopack_ingest::IngestError> {
+        self.reader().sha256()
+    }
+}
+
+impl OwnedReader {
+    fn reader(&self) -> ReaderInput<'_> {
         ReaderInput {
             label: self.label.clone(),
             open: self.open.as_ref(),
         }
-        .open(config)
     }
 }
 

@@ -84,12 +84,13 @@ pub use input::Input;
 pub use job::Job;
 pub use output::Output;
 pub use report::{IngestReport, JobReport};
-pub use tools::{loudness, probe, publish, publish_blocking};
+pub use tools::{album_gain, loudness, probe, publish, publish_blocking};
 
 pub use audiopack_encode::NormalizePreset;
 pub use audiopack_ingest::{IngestConfig, Limits, ScanReport};
 pub use audiopack_pipeline::{
-    Codec, CpuBudget, Formats, Layout, LoudnessOnly, Phase, REPORT_SCHEMA_VERSION,
+    AlbumGain, Codec, CpuBudget, Formats, Layout, LoudnessOnly, Phase, REPORT_SCHEMA_VERSION,
+    TrackMeasurement, file_sha256,
 };
 pub use audiopack_publish::{
     Action, Body, DEFAULT_MAX_INPUT_BYTES, DirStore, Existing, Expected, MIN_PART_SIZE,

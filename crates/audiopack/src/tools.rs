@@ -92,3 +92,14 @@ pub fn publish_blocking(
         })?;
     runtime.block_on(publish(dir, output, storage, options))
 }
+
+/// The gain for an album of measured tracks ([`crate::Job::measure`]):
+/// target − the album's integrated loudness (all tracks' gating blocks
+/// together), capped without the limiter so no track's true peak passes
+/// the ceiling. Give it to each track with [`crate::JobBuilder::album`].
+pub fn album_gain(
+    tracks: &[&crate::TrackMeasurement],
+    normalize: &audiopack_encode::NormalizeConfig,
+) -> Result<crate::AlbumGain, Error> {
+    Ok(audiopack_pipeline::album_gain(tracks, normalize)?)
+}

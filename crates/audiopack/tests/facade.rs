@@ -25,6 +25,12 @@ fn fixture(name: &str) -> PathBuf {
 /// A stereo 16-bit 44.1 kHz WAV of `seconds` of pseudo-random noise at
 /// about -12 dBFS, written by hand (no ffmpeg needed).
 fn noise_wav(path: &Path, seconds: u32) {
+    noise_wav_at(path, seconds, 4);
+}
+
+/// [`noise_wav`] with samples divided by `divisor` (4: about -12 dBFS
+/// peaks; 16: about -24).
+fn noise_wav_at(path: &Path, seconds: u32, divisor: i16) {
     let rate = 44_100u32;
     let frames = rate * seconds;
     let data_len = frames * 4;
@@ -46,7 +52,7 @@ fn noise_wav(path: &Path, seconds: u32) {
         state ^= state << 13;
         state ^= state >> 17;
         state ^= state << 5;
-        let sample = ((state >> 16) as i16) / 4;
+        let sample = ((state >> 16) as i16) / divisor;
         bytes.extend_from_slice(&sample.to_le_bytes());
     }
     std::fs::write(path, bytes).expect("write wav");
@@ -252,6 +258,10 @@ fn a_reader_is_opened_once_per_pass_and_named_by_its_label() {
         .run_blocking()
         .expect("job");
     assert_eq!(opened.load(Ordering::SeqCst), 2, "measure + encode");
+    assert_eq!(
+        report.ingest.input.sha256, None,
+        "a reader is not read a third time"
+    );
     assert_eq!(report.ingest.input.path, Path::new("upload-7f3a"));
 
     // A broken one: bad input, named by the label.
@@ -631,8 +641,8 @@ fn the_report_round_trips_and_matches_the_shipped_schema() {
     let shipped: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).expect("docs/report.schema.json"))
             .expect("schema json");
-    assert_eq!(
-        shipped, generated,
+    assert!(
+        shipped == generated,
         "docs/report.schema.json is stale: regenerate it with \
          AUDIOPACK_WRITE_SCHEMA=1 cargo test -p audiopack --test facade"
     );
@@ -643,4 +653,145 @@ fn the_report_round_trips_and_matches_the_shipped_schema() {
         let field = field.as_str().expect("name");
         assert!(value.get(field).is_some(), "{field}");
     }
+}
+
+#[test]
+fn the_report_records_the_input_and_settings_digests() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let demo = fixture("demo.flac");
+    let job = Job::builder()
+        .input(Input::path(&demo))
+        .output(Output::dir(tmp.path().join("a")))
+        .build()
+        .expect("valid");
+    let digest = job.settings_digest();
+    let report = job.run_blocking().expect("job");
+    assert_eq!(
+        report.ingest.settings_digest.as_deref(),
+        Some(digest.as_str())
+    );
+    // The input digest against an outside tool.
+    let out = std::process::Command::new("sha256sum")
+        .arg(&demo)
+        .output()
+        .expect("sha256sum");
+    let theirs = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(theirs.len(), 64);
+    assert_eq!(report.ingest.input.sha256.as_deref(), Some(theirs.as_str()));
+    // A setting that shapes the package changes the digest; a limit does not.
+    let other = |b: audiopack::JobBuilder| {
+        b.input(Input::path(&demo))
+            .output(Output::dir("unused"))
+            .build()
+            .expect("valid")
+            .settings_digest()
+    };
+    assert_ne!(other(Job::builder().target_lufs(-16.0)), digest);
+    assert_ne!(other(Job::builder().ladder("64,96")), digest);
+    assert_eq!(other(Job::builder().threads(1)), digest);
+}
+
+/// Integrated loudness of the files played one after the other, by
+/// ffmpeg's ebur128 filter.
+fn ffmpeg_integrated_concat(files: &[&Path]) -> f64 {
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-hide_banner"]);
+    for f in files {
+        cmd.arg("-i").arg(f);
+    }
+    let inputs: String = (0..files.len()).map(|i| format!("[{i}:a]")).collect();
+    cmd.args([
+        "-filter_complex",
+        &format!("{inputs}concat=n={}:v=0:a=1,ebur128", files.len()),
+        "-f",
+        "null",
+        "-",
+    ]);
+    let out = cmd.output().expect("ffmpeg");
+    let text = String::from_utf8_lossy(&out.stderr);
+    let summary = text.rsplit("Summary:").next().unwrap_or_default();
+    summary
+        .lines()
+        .find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("I:")
+                .and_then(|v| v.trim().trim_end_matches("LUFS").trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no integrated loudness in ffmpeg's output: {text}"))
+}
+
+#[test]
+fn album_gain_is_one_gain_from_all_tracks_together() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let loud = tmp.path().join("loud.wav");
+    let quiet = tmp.path().join("quiet.wav");
+    noise_wav_at(&loud, 12, 4);
+    noise_wav_at(&quiet, 20, 16);
+    let job = |input: &Path, out: &str| {
+        Job::builder()
+            .input(Input::path(input))
+            .output(Output::dir(tmp.path().join(out)))
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let (ml, mq, normalize) = rt.block_on(async {
+        let a = job(&loud, "loud").build().expect("valid");
+        let b = job(&quiet, "quiet").build().expect("valid");
+        let ml = a.measure().await.expect("measure loud");
+        let mq = b.measure().await.expect("measure quiet");
+        (ml, mq, *a.normalize())
+    });
+    let gain = audiopack::album_gain(&[&ml, &mq], &normalize).expect("album gain");
+    let album = gain.integrated_lufs.expect("not silent");
+    let theirs = ffmpeg_integrated_concat(&[&loud, &quiet]);
+    assert!(
+        (album - theirs).abs() < 0.3,
+        "album {album:.2} LUFS, ffmpeg over the concatenation {theirs:.2}"
+    );
+    assert!(!gain.peak_capped);
+    assert!((gain.gain_db - (-14.0 - album)).abs() < 1e-9);
+    let own_loud = ml.loudness().integrated_lufs.expect("loud");
+    let own_quiet = mq.loudness().integrated_lufs.expect("quiet");
+    assert!(own_loud - own_quiet > 10.0, "{own_loud} vs {own_quiet}");
+
+    let mut outputs = Vec::new();
+    for (input, measured, out) in [(&loud, ml, "loud"), (&quiet, mq, "quiet")] {
+        let recorder = Recorder::default();
+        let sink = recorder.clone();
+        let report = job(input, out)
+            .album(gain, measured)
+            .on_event(move |e| sink.0.lock().expect("lock").push(e.clone()))
+            .build()
+            .expect("valid")
+            .run_blocking()
+            .expect("album track");
+        let l = &report.ingest.loudness;
+        assert_eq!(l.album, Some(gain));
+        assert_eq!(l.gain.gain_db, gain.gain_db);
+        assert_eq!(l.gain.reason, audiopack::report_types::GainReason::Album);
+        // Pass 1 was the album's: the track is decoded once more, no more.
+        let passes: Vec<Phase> = recorder
+            .events()
+            .iter()
+            .filter_map(|e| match e {
+                Event::PhaseStarted { phase, .. } => Some(*phase),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(passes, vec![Phase::Encode]);
+        outputs.push(l.output.integrated_lufs.expect("output loudness"));
+    }
+    // One gain: the tracks keep their difference in loudness.
+    let kept = outputs[0] - outputs[1];
+    assert!(
+        (kept - (own_loud - own_quiet)).abs() < 0.3,
+        "difference {kept:.2} LU after, {:.2} before",
+        own_loud - own_quiet
+    );
 }

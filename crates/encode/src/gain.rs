@@ -82,6 +82,9 @@ pub enum GainReason {
     PeakCeiling,
     /// No gated loudness (digital silence, or too short to measure): no gain.
     Silence,
+    /// The album's gain (target − album loudness, capped so no track of
+    /// the album passes the ceiling), not the track's own.
+    Album,
 }
 
 /// The decision of the normalizer, recorded in the report.

@@ -57,6 +57,15 @@ impl LoudnessMeter {
         Ok(())
     }
 
+    /// Gated integrated loudness (LUFS) of several meters' signals taken
+    /// together, as if concatenated: BS.1770 over every gating block of
+    /// all of them (an album's loudness, as ReplayGain 2.0 album gain
+    /// computes it). `None` for silence.
+    pub fn integrated_together(meters: &[&LoudnessMeter]) -> Result<Option<f64>, EncodeError> {
+        let loudness = EbuR128::loudness_global_multiple(meters.iter().map(|m| &m.meter))?;
+        Ok(finite(loudness))
+    }
+
     /// The measurement over everything pushed so far.
     pub fn report(&self) -> Result<LoudnessReport, EncodeError> {
         let integrated = self.meter.loudness_global()?;

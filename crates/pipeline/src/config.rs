@@ -100,6 +100,9 @@ pub struct JobConfig {
     /// At most this many of the job's threads compute at once (shared
     /// between jobs holding clones); `None`: no limit.
     pub cpu: Option<crate::CpuBudget>,
+    /// The album's gain ([`crate::album_gain`]) instead of the track's
+    /// own; still held under the ceiling (by the gain, or the limiter).
+    pub album: Option<crate::AlbumGain>,
 }
 
 impl Default for JobConfig {
@@ -113,6 +116,7 @@ impl Default for JobConfig {
             segment_packets: DEFAULT_SEGMENT_PACKETS,
             lossless: true,
             cpu: None,
+            album: None,
         }
     }
 }

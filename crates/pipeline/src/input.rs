@@ -39,6 +39,20 @@ pub trait JobInput: Sync {
 
     /// Opens a new decoding pass from the start.
     fn open(&self, config: &IngestConfig) -> Result<Source, IngestError>;
+
+    /// Hex SHA-256 of the input's bytes (one extra read of a local file,
+    /// no decode); `None` where that read is not ours to make (an
+    /// embedder's reader, opened only for the passes).
+    fn sha256(&self) -> Result<Option<String>, IngestError>;
+}
+
+fn hash_file(path: &Path, label: &Path) -> Result<Option<String>, IngestError> {
+    crate::digest::file_sha256(path)
+        .map(Some)
+        .map_err(|source| IngestError::Io {
+            path: label.to_path_buf(),
+            source,
+        })
 }
 
 impl JobInput for PathBuf {
@@ -52,6 +66,10 @@ impl JobInput for PathBuf {
 
     fn open(&self, config: &IngestConfig) -> Result<Source, IngestError> {
         Source::open(self, config)
+    }
+
+    fn sha256(&self) -> Result<Option<String>, IngestError> {
+        hash_file(self, self)
     }
 }
 
@@ -74,6 +92,10 @@ impl JobInput for LabeledFile {
 
     fn open(&self, config: &IngestConfig) -> Result<Source, IngestError> {
         Source::open_as(&self.path, &self.label, config)
+    }
+
+    fn sha256(&self) -> Result<Option<String>, IngestError> {
+        hash_file(&self.path, &self.label)
     }
 }
 
@@ -101,5 +123,9 @@ impl JobInput for ReaderInput<'_> {
             source,
         })?;
         Source::from_reader(&self.label, reader, config)
+    }
+
+    fn sha256(&self) -> Result<Option<String>, IngestError> {
+        Ok(None)
     }
 }

@@ -14,13 +14,14 @@ use serde::Serialize;
 use audiopack_ingest::SourceInfo;
 use audiopack_segmenter::{SampleEntry, TrackDescription, TrackLoudness};
 
+use crate::album::TrackMeasurement;
 use crate::config::JobConfig;
 use crate::encode_pass::{CmafPlan, EncodeOutcome, EncodePlan, LosslessPlan, encode};
 use crate::error::JobError;
 use crate::input::JobInput;
 use crate::inventory::{PACKAGE_FORMAT_VERSION, PackageFile, REPORT_FILE, list_files};
 use crate::manifests::{self, TrackFacts};
-use crate::measure::{downmix_for, measure, measure_for_plan};
+use crate::measure::{Measurement, downmix_for, measure, measure_for_plan};
 use crate::progress::{NoSink, OutputSink, Progress};
 use crate::report::{
     InputReport, JobReport, LoudnessSection, PackageReport, ProcessingReport, RenditionReport,
@@ -29,7 +30,10 @@ use crate::report::{
 use crate::staging::Staging;
 
 /// Runs `f`, turning a panic anywhere below into [`JobError::Internal`].
-fn guarded<T>(input: &Path, f: impl FnOnce() -> Result<T, JobError>) -> Result<T, JobError> {
+pub(crate) fn guarded<T>(
+    input: &Path,
+    f: impl FnOnce() -> Result<T, JobError>,
+) -> Result<T, JobError> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
         Err(JobError::Internal {
             input: input.to_path_buf(),
@@ -92,7 +96,7 @@ pub fn run_ingest(
     input.check()?;
     guarded(input.label(), || {
         let staging = Staging::new(out_dir, input.local_file())?;
-        let report = run_into(input, staging.path(), config, progress, &NoSink)?;
+        let report = run_into(input, staging.path(), config, progress, &NoSink, None)?;
         staging.commit()?;
         Ok(report)
     })
@@ -113,7 +117,49 @@ pub fn run_ingest_into(
     config.validate()?;
     input.check()?;
     guarded(input.label(), || {
-        run_into(input, dir, config, progress, sink)
+        run_into(input, dir, config, progress, sink, None)
+    })
+}
+
+/// [`run_ingest`] with pass 1 already done ([`crate::measure_track`], for
+/// an album): only the encode pass reads the input.
+pub fn run_ingest_premeasured(
+    input: &dyn JobInput,
+    measured: TrackMeasurement,
+    out_dir: &Path,
+    config: &JobConfig,
+    progress: &dyn Progress,
+) -> Result<JobReport, JobError> {
+    config.validate()?;
+    input.check()?;
+    guarded(input.label(), || {
+        let staging = Staging::new(out_dir, input.local_file())?;
+        let report = run_into(
+            input,
+            staging.path(),
+            config,
+            progress,
+            &NoSink,
+            Some(measured),
+        )?;
+        staging.commit()?;
+        Ok(report)
+    })
+}
+
+/// [`run_ingest_into`] with pass 1 already done ([`crate::measure_track`]).
+pub fn run_ingest_into_premeasured(
+    input: &dyn JobInput,
+    measured: TrackMeasurement,
+    dir: &Path,
+    config: &JobConfig,
+    progress: &dyn Progress,
+    sink: &dyn OutputSink,
+) -> Result<JobReport, JobError> {
+    config.validate()?;
+    input.check()?;
+    guarded(input.label(), || {
+        run_into(input, dir, config, progress, sink, Some(measured))
     })
 }
 
@@ -146,13 +192,29 @@ fn run_into(
     config: &JobConfig,
     progress: &dyn Progress,
     sink: &dyn OutputSink,
+    measured: Option<TrackMeasurement>,
 ) -> Result<JobReport, JobError> {
     let recorder = RecordingSink {
         dir,
         inner: sink,
         files: Mutex::new(Vec::new()),
     };
-    let mut report = encode_into(input, dir, config, progress, &recorder)?;
+    let (pass1, sha256) = match measured {
+        Some(m) => {
+            let TrackMeasurement {
+                measurement,
+                info,
+                warnings,
+                sha256,
+                ..
+            } = m;
+            (Some((measurement, info, warnings)), sha256)
+        }
+        None => (None, input.sha256()?),
+    };
+    let mut report = encode_into(input, dir, config, progress, &recorder, pass1)?;
+    report.input.sha256 = sha256;
+    report.settings_digest = Some(config.settings_digest());
     // Files announced (and perhaps already moved away by the sink) and
     // files still here (manifests, playlists, Ogg files).
     let mut files = recorder
@@ -176,14 +238,25 @@ fn encode_into(
     config: &JobConfig,
     progress: &dyn Progress,
     sink: &dyn OutputSink,
+    pass1: Option<(Measurement, SourceInfo, Vec<String>)>,
 ) -> Result<JobReport, JobError> {
-    // Pass 1: measure.
-    let mut source = input.open(&config.ingest)?;
-    let info = source.info().clone();
-    let measured = measure_for_plan(&mut source, progress, config.cpu.as_ref())?;
-    let warnings = source.warnings().to_vec();
-    drop(source);
-    let gain = plan_gain(measured.encoded_signal(), &config.normalize);
+    // Pass 1: measure (unless done already, for an album).
+    let (measured, info, warnings) = match pass1 {
+        Some(done) => done,
+        None => {
+            let mut source = input.open(&config.ingest)?;
+            let info = source.info().clone();
+            let measured = measure_for_plan(&mut source, progress, config.cpu.as_ref())?;
+            let warnings = source.warnings().to_vec();
+            (measured, info, warnings)
+        }
+    };
+    let gain = match &config.album {
+        Some(album) => {
+            crate::album::track_plan(album, measured.encoded_signal(), &config.normalize)
+        }
+        None => plan_gain(measured.encoded_signal(), &config.normalize),
+    };
 
     // Pass 2: encode.
     let mut source = input.open(&config.ingest)?;
@@ -288,6 +361,7 @@ fn encode_into(
         .collect();
     let report = JobReport {
         schema_version: crate::report::REPORT_SCHEMA_VERSION,
+        settings_digest: None,
         tool: ToolInfo {
             name: "audiopack".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -296,6 +370,7 @@ fn encode_into(
         format_version: PACKAGE_FORMAT_VERSION,
         input: InputReport {
             path: input.report_name(),
+            sha256: None,
             format: info.format.clone(),
             codec: info.codec.clone(),
             sample_rate: info.sample_rate,
@@ -312,6 +387,7 @@ fn encode_into(
             downmix: measured.downmix(),
             planned_on,
             gain,
+            album: config.album,
             output: outcome.output_loudness,
             peak_control,
         },

@@ -29,9 +29,11 @@
 //! * **Deterministic**: same input and options, byte-identical files (no
 //!   clocks, stable names and Ogg serial numbers).
 
+mod album;
 mod budget;
 mod config;
 mod delivered;
+mod digest;
 mod encode_pass;
 mod error;
 mod input;
@@ -46,14 +48,19 @@ mod report;
 mod scratch;
 mod staging;
 
+pub use album::{AlbumGain, TrackMeasurement, album_gain, measure_track};
 pub use budget::{CpuBudget, CpuSlot};
 pub use config::{DEFAULT_SEGMENT_PACKETS, Formats, JobConfig, Layout};
+pub use digest::{file_sha256, reader_sha256};
 pub use error::{JobError, JobErrorKind};
 pub use input::{JobInput, LabeledFile, ReaderFactory, ReaderInput};
 pub use inventory::{
     PACKAGE_FORMAT_VERSION, PackageFile, PackageInventory, REPORT_FILE, inspect_package,
 };
-pub use job::{LoudnessOnly, loudness, probe, run_ingest, run_ingest_into};
+pub use job::{
+    LoudnessOnly, loudness, probe, run_ingest, run_ingest_into, run_ingest_into_premeasured,
+    run_ingest_premeasured,
+};
 pub use progress::{NoProgress, NoSink, OutputSink, Phase, Progress};
 pub use report::{
     Codec, InputReport, JobReport, LoudnessSection, PackageReport, PackagedRendition,

@@ -28,6 +28,8 @@ pub(crate) struct Measurement {
     /// Whether the source has more than two channels (then `planned` is
     /// the stereo fold-down).
     pub downmixed: bool,
+    /// The meter behind `planned`, kept for an album's loudness.
+    pub planned_meter: Option<LoudnessMeter>,
 }
 
 impl Measurement {
@@ -141,11 +143,16 @@ fn measure_inner(
             }
             None => None,
         };
+        let (planned, planned_meter) = match planned {
+            Some((report, meter)) => (Some(report), Some(meter)),
+            None => (None, None),
+        };
         Ok(Measurement {
             frames: source.frames(),
             source: source_meter.report().map_err(encode_err)?,
             planned,
             downmixed,
+            planned_meter,
         })
     })
 }
@@ -197,13 +204,13 @@ impl DeliveredMeter {
         self.meter.push(&self.out)
     }
 
-    fn finish(mut self) -> Result<LoudnessReport, audiopack_encode::EncodeError> {
+    fn finish(mut self) -> Result<(LoudnessReport, LoudnessMeter), audiopack_encode::EncodeError> {
         if let Some(rs) = &mut self.resampler {
             self.out.iter_mut().for_each(Vec::clear);
             rs.finish(&mut self.out)?;
             self.subsonic.process(&mut self.out);
             self.meter.push(&self.out)?;
         }
-        self.meter.report()
+        Ok((self.meter.report()?, self.meter))
     }
 }

@@ -106,7 +106,9 @@ pub(crate) fn settle(
         notes: Vec::new(),
         warnings: Vec::new(),
     };
-    let mut calibrating = gain.limiter_engaged;
+    // An album's gain is the album's: the limiter holds peaks, and no
+    // track's gain is calibrated to its own target.
+    let mut calibrating = gain.limiter_engaged && config.album.is_none();
     if calibrating {
         calibrating = calibrate(
             input,

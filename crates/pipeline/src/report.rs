@@ -30,6 +30,9 @@ pub struct JobReport {
     /// existed.
     #[serde(default)]
     pub schema_version: u32,
+    /// [`crate::JobConfig::settings_digest`] of the job that wrote it.
+    #[serde(default)]
+    pub settings_digest: Option<String>,
     pub tool: ToolInfo,
     /// The package format ([`crate::PACKAGE_FORMAT_VERSION`]): with
     /// `files`, what tells a directory audiopack wrote from any other.
@@ -89,6 +92,10 @@ pub struct InputReport {
     /// The input's file name (or the URL it was fetched from): never a
     /// local directory path, since reports are published.
     pub path: PathBuf,
+    /// Hex SHA-256 of the input's bytes (as downloaded, for `s3://`;
+    /// `None` for an embedder's reader).
+    #[serde(default)]
+    pub sha256: Option<String>,
     pub format: String,
     pub codec: String,
     pub sample_rate: u32,
@@ -115,6 +122,10 @@ pub struct LoudnessSection {
     /// is above it: what lies over 24 kHz is not delivered).
     pub planned_on: LoudnessReport,
     pub gain: GainPlan,
+    /// `--album-gain`: the album's loudness and gain (the track's own
+    /// loudness is `planned_on`).
+    #[serde(default)]
+    pub album: Option<crate::AlbumGain>,
     /// Measured on the processed 48 kHz signal that every rendition encodes
     /// (after gain, limiter and resampling; before the lossy codec).
     pub output: LoudnessReport,

@@ -3,6 +3,7 @@
 //! else written with its body streamed from the file.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use audiopack_pipeline::JobError;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +19,17 @@ pub(crate) struct FileUpload<'a> {
     pub policy: &'a ObjectPolicy,
     pub dry_run: bool,
     pub cancel: &'a CancellationToken,
+    /// Every write started, noted before it goes out: a write cancelled
+    /// in flight may still have landed ([`crate::Publisher::abort`] looks).
+    pub attempts: &'a Mutex<Vec<Attempt>>,
+}
+
+/// A write that was started: the key, and the bytes it was to hold.
+#[derive(Debug, Clone)]
+pub(crate) struct Attempt {
+    pub relative: String,
+    pub sha256: String,
+    pub len: u64,
 }
 
 impl FileUpload<'_> {
@@ -72,6 +84,13 @@ impl FileUpload<'_> {
                     path: path.to_path_buf(),
                     len: digest.len,
                 };
+                if let Ok(mut attempts) = self.attempts.lock() {
+                    attempts.push(Attempt {
+                        relative: relative.to_string(),
+                        sha256: digest.sha256.clone(),
+                        len: digest.len,
+                    });
+                }
                 self.store
                     .put(PutObject {
                         relative,

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use audiopack_pipeline::{JobError, PackageFile};
@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::PublishError;
 use crate::object::{ObjectClass, ObjectPolicy, sha256_hex};
 use crate::object_store::{Body, Expected, ObjectStore, PutObject};
-use crate::object_upload::FileUpload;
+use crate::object_upload::{Attempt, FileUpload};
 use crate::package::{check_apart, classified, files_to_publish, package_files};
 use crate::publish_report::{Action, ObjectReport, PublishReport, report_with_publish};
 
@@ -96,6 +96,11 @@ pub struct Publisher {
     cancel: CancellationToken,
     /// Set once a failure stopped the publisher.
     stopped: Option<String>,
+    /// Every write started ([`crate::object_upload::Attempt`]).
+    attempts: Arc<Mutex<Vec<Attempt>>>,
+    /// Writes cancelled in flight that landed all the same (found by
+    /// [`abort`](Self::abort)).
+    landed: Vec<String>,
     report_written: bool,
 }
 
@@ -117,6 +122,8 @@ impl Publisher {
             done: Vec::new(),
             started: Instant::now(),
             early: 0,
+            attempts: Arc::new(Mutex::new(Vec::new())),
+            landed: Vec::new(),
             discard_stored_media: false,
             files: None,
             on_stored: None,
@@ -197,6 +204,7 @@ impl Publisher {
             .filter(|o| o.action == Action::Written)
             .map(|o| o.path.clone())
             .collect();
+        written.extend(self.landed.iter().cloned());
         if self.report_written {
             written.push(REPORT.to_string());
         }
@@ -205,10 +213,28 @@ impl Publisher {
 
     /// Stops: no upload starts any more, those in flight are cancelled
     /// (multipart uploads aborted) and awaited. Returns what was written.
+    ///
+    /// A write cancelled in flight may have landed all the same (the
+    /// server applied it as the connection closed): every write started
+    /// and not confirmed is looked up, and counted as written when the
+    /// store holds exactly its bytes.
     pub async fn abort(mut self) -> Vec<String> {
         self.cancel.cancel();
         while let Some(joined) = self.tasks.join_next().await {
             let _ = self.collect(joined);
+        }
+        let attempts = self.attempts.lock().map(|a| a.clone()).unwrap_or_default();
+        let confirmed = self.written();
+        for attempt in attempts {
+            if confirmed.contains(&attempt.relative) || self.landed.contains(&attempt.relative) {
+                continue;
+            }
+            if let Ok(Some(found)) = self.store.head(&attempt.relative).await
+                && found.size == attempt.len
+                && found.sha256.as_deref() == Some(attempt.sha256.as_str())
+            {
+                self.landed.push(attempt.relative);
+            }
         }
         self.written()
     }
@@ -251,6 +277,7 @@ impl Publisher {
         let store = Arc::clone(&self.store);
         let policy = Arc::clone(&self.policy);
         let on_stored = self.on_stored.clone();
+        let attempts = Arc::clone(&self.attempts);
         let path = self.dir.join(&relative);
         let dry_run = self.dry_run;
         let discard = self.discard_stored_media;
@@ -266,6 +293,7 @@ impl Publisher {
                 policy: &policy,
                 dry_run,
                 cancel: &cancel,
+                attempts: &attempts,
             };
             let result = upload.run(&path, &relative, size).await;
             if let Ok(report) = &result {
