@@ -7,6 +7,7 @@ use audiopack::{
     ConfigError, Formats, IngestConfig, Input, Job, JobBuilder, Layout, Limits, NormalizePreset,
     Output, PublishOptions, S3Options,
 };
+use audiopack_batch::TrackSettings;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -53,11 +54,15 @@ pub enum Command {
     /// another directory), in manifest-safe order, skipping unchanged
     /// objects.
     Publish(PublishArgs),
+    /// Encode a catalog of tracks (CSV or JSON Lines, or an s3:// listing)
+    /// to OUT/<id>/ each, resumably, on one shared CPU budget; writes
+    /// OUT/batch-report.json (and JUnit XML with --junit).
+    Batch(BatchArgs),
 }
 
 /// How to reach S3-compatible storage (credentials come from the standard
 /// AWS chain: environment, profile, SSO, instance metadata).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct StorageArgs {
     /// S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS).
     #[arg(long, value_name = "URL")]
@@ -140,7 +145,7 @@ impl PublishArgs {
 }
 
 /// Limits and strictness for reading the input.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// Accept damaged input: skip undecodable packets, stop at truncation
     /// (reported as warnings) instead of failing.
@@ -193,6 +198,17 @@ pub struct IngestArgs {
     /// last).
     #[arg(long, short)]
     pub out: String,
+    #[command(flatten)]
+    pub job: JobOptions,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What shapes a job's package, and how it reads and stores: the options
+/// `ingest` and every track of `batch` share.
+#[derive(Debug, Clone, Args)]
+pub struct JobOptions {
     /// Deliverables, comma-separated: hls, dash (CMAF segments and
     /// manifests), ogg (progressive Ogg Opus files).
     #[arg(long, default_value = "hls,dash")]
@@ -224,9 +240,6 @@ pub struct IngestArgs {
     /// look-ahead true-peak limiter (default: lower the gain instead).
     #[arg(long)]
     pub limiter: bool,
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
     pub input: InputArgs,
     #[command(flatten)]
@@ -235,12 +248,30 @@ pub struct IngestArgs {
 
 impl IngestArgs {
     /// The job these arguments describe (validated by `build`, except the
-    /// input, the output and the event handler the caller adds).
+    /// event handler and cancellation the caller adds).
     pub fn job(&self) -> Result<JobBuilder, ConfigError> {
-        let preset = match self.preset {
+        Ok(self
+            .job
+            .job_for(&TrackSettings::default())?
+            .input(Input::parse(&self.file))
+            .output(Output::parse(&self.out)))
+    }
+}
+
+impl JobOptions {
+    /// The job these options describe, with a catalog row's settings over
+    /// them: the row's `preset` replaces `--preset` and `--target-lufs`,
+    /// its `target_lufs` replaces the target. No input or output yet.
+    pub fn job_for(&self, row: &TrackSettings) -> Result<JobBuilder, ConfigError> {
+        let preset = row.preset.unwrap_or(match self.preset {
             Preset::Streaming => NormalizePreset::Streaming,
             Preset::Quiet => NormalizePreset::Quiet,
             Preset::Broadcast => NormalizePreset::Broadcast,
+        });
+        let target_lufs = match (row.target_lufs, row.preset) {
+            (Some(t), _) => Some(t),
+            (None, Some(_)) => None,
+            (None, None) => self.target_lufs,
         };
         let formats = Formats::parse(&self.formats)
             .map_err(|e| ConfigError::new("--formats", &self.formats, e.to_string()))?;
@@ -253,8 +284,6 @@ impl IngestArgs {
                 )
             })?;
         let mut job = Job::builder()
-            .input(Input::parse(&self.file))
-            .output(Output::parse(&self.out))
             .preset(preset)
             .limiter(self.limiter)
             .formats(formats)
@@ -268,7 +297,7 @@ impl IngestArgs {
             .lenient(self.input.lenient)
             .storage(self.storage.s3_options())
             .concurrency(usize::from(self.storage.concurrency));
-        if let Some(t) = self.target_lufs {
+        if let Some(t) = target_lufs {
             job = job.target_lufs(t);
         }
         if let Some(c) = self.true_peak {
@@ -279,4 +308,41 @@ impl IngestArgs {
         }
         Ok(job)
     }
+}
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// The catalog: CSV with a header row, or JSON Lines (told apart by
+    /// content). Columns: id, input (relative to the catalog's directory,
+    /// absolute, or s3://bucket/key), optional album, disc, track, preset,
+    /// target_lufs.
+    #[arg(required_unless_present = "from", conflicts_with = "from")]
+    pub catalog: Option<PathBuf>,
+    /// Instead of a catalog: every audio object under s3://bucket/prefix/
+    /// (id = its file name without the extension).
+    #[arg(long, value_name = "S3_PREFIX")]
+    pub from: Option<String>,
+    /// Output: a directory or s3://bucket/prefix/; each track's package at
+    /// <id>/, the batch report at batch-report.json.
+    #[arg(long, short)]
+    pub out: String,
+    /// CPU threads the whole batch computes on, and tracks at once
+    /// [default: the number of cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// One JSON event per line on stdout (the default when stdout is not a
+    /// terminal).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the results as JUnit XML (one test case per track).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Stop starting tracks after N failures.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_failures: Option<u32>,
+    /// One gain per album (tracks grouped by the album column).
+    #[arg(long)]
+    pub album_gain: bool,
+    #[command(flatten)]
+    pub job: JobOptions,
 }

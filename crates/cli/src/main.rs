@@ -9,9 +9,12 @@
 //! 7 storage credentials rejected or missing · 8 storage access denied ·
 //! 9 bucket does not exist · 10 storage endpoint unreachable ·
 //! 11 storage failed (errors that persisted through every retry) ·
-//! 12 conflict · 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM.
+//! 12 conflict · 13 `batch`: at least one track failed (the others
+//! finished; see OUT/batch-report.json) ·
+//! 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM.
 
 mod args;
+mod batch_command;
 mod human;
 mod progress;
 mod signals;
@@ -24,7 +27,7 @@ use std::sync::Arc;
 use audiopack::{CancellationToken, Error, ErrorKind, Output, StorageErrorKind};
 use clap::Parser;
 
-use crate::args::{Cli, Command, IngestArgs, PublishArgs};
+use crate::args::{BatchArgs, Cli, Command, IngestArgs, PublishArgs};
 use crate::progress::Bar;
 use crate::signals::StopSignal;
 
@@ -56,6 +59,9 @@ fn main() -> ExitCode {
     // here) and reported as one `error:` line: the default hook's
     // "thread panicked at …" lines would break the one-line contract.
     std::panic::set_hook(Box::new(|_| {}));
+    if let Command::Batch(args) = &cli.command {
+        return batch(&cli, args, &cancel, &stop);
+    }
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli, &cancel)));
     match outcome {
         Ok(Ok(())) => ExitCode::SUCCESS,
@@ -126,6 +132,7 @@ fn run(cli: &Cli, cancel: &CancellationToken) -> Result<(), Error> {
         }
         Command::Ingest(args) => ingest(cli, args, bar, cancel)?,
         Command::Publish(args) => publish(cli, args, cancel)?,
+        Command::Batch(_) => return Err(Error::internal("batch is run by main")),
     }
     Ok(())
 }
@@ -156,6 +163,31 @@ fn ingest(
     Ok(())
 }
 
+/// `audiopack batch`: the batch's own exit code (0; 13 when a track
+/// failed; 128 + a stop signal), or one `error:` line and the code of what
+/// stopped it before any track (2 invalid catalog, storage codes for the
+/// destination's preflight).
+fn batch(cli: &Cli, args: &BatchArgs, cancel: &CancellationToken, stop: &StopSignal) -> ExitCode {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        batch_command::run(cli, args, cancel, stop)
+    }));
+    match outcome {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
+            let line = match &e {
+                audiopack_batch::BatchError::Job(job) => error_line(job),
+                other => format!("error: {other}"),
+            };
+            eprintln!("{}", human::clean(&line));
+            ExitCode::from(exit_code(e.kind(), stop))
+        }
+        Err(_) => {
+            eprintln!("error: internal error (please report): the batch runner panicked");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn publish(cli: &Cli, args: &PublishArgs, cancel: &CancellationToken) -> Result<(), Error> {
     let mut options = args.publish_options();
     options.cancel = Some(cancel.clone());
@@ -178,4 +210,42 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
         .map_err(|e| Error::internal(format!("JSON output: {e}")))?;
     println!("{text}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The batch report classes tracks with the command's exit codes.
+    #[test]
+    fn batch_classes_carry_the_exit_codes() {
+        let stop = StopSignal::default();
+        let storage = [
+            StorageErrorKind::Credentials,
+            StorageErrorKind::AccessDenied,
+            StorageErrorKind::NoBucket,
+            StorageErrorKind::NoSuchKey,
+            StorageErrorKind::Unreachable,
+            StorageErrorKind::Conflict,
+            StorageErrorKind::Failed,
+        ];
+        let kinds = [
+            ErrorKind::BadInput,
+            ErrorKind::Unsupported,
+            ErrorKind::Limit,
+            ErrorKind::Io,
+            ErrorKind::Config,
+            ErrorKind::Cancelled,
+            ErrorKind::Internal,
+        ]
+        .into_iter()
+        .chain(storage.into_iter().map(ErrorKind::Storage));
+        for kind in kinds {
+            assert_eq!(
+                exit_code(kind, &stop),
+                audiopack_batch::ExitClass::of(kind, None).code,
+                "{kind:?}"
+            );
+        }
+    }
 }

@@ -1,0 +1,151 @@
+//! `batch-report.json`: one entry per catalog row (status, exit-code
+//! class, message, digests, durations, loudness, gain) and the batch's
+//! totals. Written at the output's root when the batch ends, however it
+//! ends (a directory's through a temporary file renamed into place; an
+//! S3 prefix's as one object).
+
+use serde::{Deserialize, Serialize};
+
+/// The version of the batch report's layout.
+pub const BATCH_REPORT_VERSION: u32 = 1;
+
+/// The exit code of a batch with at least one failed track.
+pub const EXIT_TRACKS_FAILED: u8 = 13;
+
+/// What became of a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrackStatus {
+    /// Encoded and stored by this run.
+    Done,
+    /// Already done: the package there was made from the same input bytes
+    /// with the same settings.
+    Skipped,
+    /// Failed (or cancelled while running): `class`, `exit_code` and
+    /// `message` say why; nothing of it is left at its output.
+    Failed,
+    /// Never started: the batch was stopped first (`--max-failures`, a
+    /// signal).
+    NotRun,
+}
+
+/// Loudness of a track, LUFS.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrackLoudness {
+    /// Integrated loudness of the source.
+    pub input_integrated_lufs: Option<f64>,
+    /// Integrated loudness of what the renditions carry.
+    pub output_integrated_lufs: Option<f64>,
+}
+
+/// One catalog row's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackEntry {
+    pub id: String,
+    /// Its line in the catalog (header = 1) or position in the listing.
+    pub line: usize,
+    pub input: String,
+    /// Where its package is (`OUT/<id>`, `s3://…/<id>/`).
+    pub output: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album: Option<String>,
+    pub status: TrackStatus,
+    /// `ok`, or the error's class (`bad-input`, `storage-unreachable`, …).
+    pub class: String,
+    /// The exit code `audiopack ingest` gives the same outcome.
+    pub exit_code: u8,
+    /// The error, as `audiopack ingest` prints it (after `error: `).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Why it was encoded (`no package yet`, `settings changed`, …) or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Hex SHA-256 of the input's bytes, when known.
+    pub input_sha256: Option<String>,
+    /// The settings digest of the track's job (as in its report.json).
+    pub settings_digest: String,
+    /// Seconds of audio.
+    pub audio_seconds: Option<f64>,
+    /// Wall-clock seconds this run spent on it (a skip: the check).
+    pub wall_seconds: f64,
+    pub loudness: Option<TrackLoudness>,
+    /// The gain applied, dB.
+    pub gain_db: Option<f64>,
+}
+
+/// The batch as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub tracks: usize,
+    pub done: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub not_run: usize,
+    /// Audio of the done and skipped tracks.
+    pub audio_seconds: f64,
+    pub audio_hours: f64,
+    /// Audio encoded by this run (done tracks).
+    pub encoded_audio_seconds: f64,
+    pub wall_seconds: f64,
+    /// Process CPU time (user + system) over the run; `None` where the
+    /// platform does not say (read from `/proc/self/stat`).
+    pub cpu_seconds: Option<f64>,
+    /// Encoded audio seconds per wall-clock second.
+    pub realtime: Option<f64>,
+}
+
+/// `batch-report.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchReport {
+    pub schema_version: u32,
+    pub tool: String,
+    pub version: String,
+    /// The catalog file or the listed prefix.
+    pub catalog: String,
+    pub output: String,
+    /// CPU threads the batch computed on (and tracks at once).
+    pub jobs: usize,
+    /// Why tracks were left unstarted: `max-failures`, `signal`.
+    pub stopped: Option<String>,
+    /// The command's exit code for this batch: 0, 13 (a track failed), or
+    /// 128 + the stop signal.
+    pub exit_code: u8,
+    pub totals: Totals,
+    pub tracks: Vec<TrackEntry>,
+}
+
+impl BatchReport {
+    /// Pretty JSON with a final newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+/// Totals of `tracks` over `wall_seconds`.
+pub(crate) fn totals(tracks: &[TrackEntry], wall_seconds: f64, cpu: Option<f64>) -> Totals {
+    let count = |s: TrackStatus| tracks.iter().filter(|t| t.status == s).count();
+    let audio = |pred: &dyn Fn(&TrackEntry) -> bool| -> f64 {
+        tracks
+            .iter()
+            .filter(|t| pred(t))
+            .filter_map(|t| t.audio_seconds)
+            .fold(0.0, |a, b| a + b)
+    };
+    let audio_seconds = audio(&|t| matches!(t.status, TrackStatus::Done | TrackStatus::Skipped));
+    let encoded = audio(&|t| t.status == TrackStatus::Done);
+    Totals {
+        tracks: tracks.len(),
+        done: count(TrackStatus::Done),
+        skipped: count(TrackStatus::Skipped),
+        failed: count(TrackStatus::Failed),
+        not_run: count(TrackStatus::NotRun),
+        audio_seconds,
+        audio_hours: audio_seconds / 3600.0,
+        encoded_audio_seconds: encoded,
+        wall_seconds,
+        cpu_seconds: cpu,
+        realtime: (wall_seconds > 0.0).then(|| encoded / wall_seconds),
+    }
+}

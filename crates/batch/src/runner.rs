@@ -1,0 +1,498 @@
+//! Runs a catalog: every row's job checked first, the destination's
+//! preflight once, then the tracks (at most `jobs` at once, every job
+//! drawing from one [`CpuBudget`] of `jobs` slots), then the reports.
+//!
+//! ```text
+//!  plan: template(row settings) + input + OUT/<id> + budget ─► Job (ConfigError ─► catalog line)
+//!  preflight(OUT) ────────────── fails ─► BatchError (storage exit code), nothing started
+//!  for each row, in order:  stop? (signal, --max-failures) ─► not-run
+//!     wait for a track slot ─► task: skip::check ─► skipped
+//!                                    └─► job.run().await ─► done | failed
+//!  batch-report.json (+ JUnit) ─► BatchReport
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use audiopack::{CancellationToken, ConfigError, CpuBudget, Input, Job, JobBuilder, S3Options};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::catalog::{BATCH_REPORT, Catalog, CatalogError, CatalogTrack, TrackSettings};
+use crate::destination::{Destination, S3Side};
+use crate::error::{BatchError, ExitClass, error_message};
+use crate::report::{
+    BATCH_REPORT_VERSION, BatchReport, EXIT_TRACKS_FAILED, TrackEntry, TrackLoudness, TrackStatus,
+    totals,
+};
+use crate::skip::{self, Decision};
+
+/// Makes a track's job from the command's options and the row's own
+/// settings (the caller decides precedence); the batch adds the input,
+/// the output, the CPU budget and the cancellation.
+pub type JobTemplate =
+    Arc<dyn Fn(&TrackSettings) -> Result<JobBuilder, ConfigError> + Send + Sync + 'static>;
+
+/// Called with every [`BatchEvent`], from the batch's tasks: keep it short.
+pub type BatchEventHandler = Arc<dyn Fn(&BatchEvent) + Send + Sync + 'static>;
+
+/// How to run a batch.
+#[derive(Clone)]
+pub struct BatchOptions {
+    /// A directory or `s3://bucket/prefix/`: each package at `<id>/`.
+    pub output: String,
+    /// CPU threads the whole batch computes on, and tracks at once.
+    pub jobs: usize,
+    /// Stop starting tracks after this many failures.
+    pub max_failures: Option<usize>,
+    /// S3 settings for `s3://` inputs, the output, and `--from`.
+    pub storage: S3Options,
+    /// Also write the results as JUnit XML here.
+    pub junit: Option<std::path::PathBuf>,
+    /// Cancelling it stops starting tracks and cancels the running ones;
+    /// the report is still written.
+    pub cancel: CancellationToken,
+    pub on_event: Option<BatchEventHandler>,
+    /// The signal that cancelled the batch, if any (for the exit codes).
+    pub stop_signal: Option<Arc<dyn Fn() -> Option<i32> + Send + Sync + 'static>>,
+}
+
+impl BatchOptions {
+    /// Defaults: `jobs` = the machine's cores, no failure limit.
+    pub fn new(output: impl Into<String>) -> BatchOptions {
+        BatchOptions {
+            output: output.into(),
+            jobs: std::thread::available_parallelism().map_or(1, usize::from),
+            max_failures: None,
+            storage: S3Options::default(),
+            junit: None,
+            cancel: CancellationToken::new(),
+            on_event: None,
+            stop_signal: None,
+        }
+    }
+}
+
+/// What a batch reports as it goes (one JSON object per line with
+/// `--json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum BatchEvent {
+    /// The catalog is valid and the destination answered.
+    BatchStarted {
+        tracks: usize,
+        jobs: usize,
+        output: String,
+    },
+    /// A track's job starts (after its skip check said to encode it).
+    TrackStarted {
+        index: usize,
+        total: usize,
+        id: String,
+        input: String,
+        reason: String,
+    },
+    /// A track was already done.
+    TrackSkipped {
+        index: usize,
+        total: usize,
+        id: String,
+        audio_seconds: Option<f64>,
+    },
+    /// A track's package is complete.
+    TrackFinished {
+        index: usize,
+        total: usize,
+        id: String,
+        audio_seconds: Option<f64>,
+        wall_seconds: f64,
+        realtime: Option<f64>,
+        input_integrated_lufs: Option<f64>,
+        output_integrated_lufs: Option<f64>,
+        gain_db: Option<f64>,
+    },
+    /// A track failed; nothing of it is left at its output.
+    TrackFailed {
+        index: usize,
+        total: usize,
+        id: String,
+        class: String,
+        exit_code: u8,
+        message: String,
+    },
+    /// Every track is accounted for; the report is written.
+    BatchFinished {
+        report: String,
+        exit_code: u8,
+        totals: crate::report::Totals,
+    },
+}
+
+/// Shared by the batch's tasks.
+struct Context {
+    destination: Destination,
+    s3: S3Side,
+    options: BatchOptions,
+    total: usize,
+    failures: AtomicUsize,
+}
+
+impl Context {
+    fn emit(&self, event: BatchEvent) {
+        if let Some(handler) = &self.options.on_event {
+            handler(&event);
+        }
+    }
+
+    fn signal(&self) -> Option<i32> {
+        self.options.stop_signal.as_ref().and_then(|f| f())
+    }
+
+    fn limit_reached(&self) -> bool {
+        self.options
+            .max_failures
+            .is_some_and(|n| self.failures.load(Ordering::SeqCst) >= n)
+    }
+}
+
+/// A row with its job, ready to run.
+struct Planned {
+    index: usize,
+    job: Job,
+    entry: TrackEntry,
+}
+
+/// Runs `catalog`: see the module documentation. Invalid rows, invalid
+/// options and a failed preflight are errors before any track starts;
+/// failing tracks are in the report.
+pub async fn run_batch(
+    catalog: Catalog,
+    template: JobTemplate,
+    options: BatchOptions,
+) -> Result<BatchReport, BatchError> {
+    let started = Instant::now();
+    let cpu_start = crate::cpu::process_cpu_seconds();
+    let jobs = options.jobs.max(1);
+    let uses_s3 = options.output.starts_with("s3://")
+        || catalog.tracks.iter().any(|t| t.input.starts_with("s3://"));
+    let s3 = S3Side {
+        client: if uses_s3 {
+            Some(crate::s3::client(&options.storage).await?)
+        } else {
+            None
+        },
+        options: options.storage.clone(),
+    };
+    let destination = Destination::open(&options.output, &s3)?;
+    let budget = CpuBudget::new(jobs);
+    let planned = plan(&catalog, &template, &destination, &s3, &budget, &options)?;
+    destination.preflight().await?;
+
+    let context = Arc::new(Context {
+        destination,
+        s3,
+        total: planned.len(),
+        options,
+        failures: AtomicUsize::new(0),
+    });
+    context.emit(BatchEvent::BatchStarted {
+        tracks: context.total,
+        jobs,
+        output: context.destination.label(),
+    });
+    let mut entries: Vec<Option<TrackEntry>> = vec![None; context.total];
+    let mut stopped = None;
+    let slots = Arc::new(Semaphore::new(jobs));
+    let mut running = JoinSet::new();
+    let cancel = context.options.cancel.clone();
+    for planned in planned {
+        while let Some(done) = running.try_join_next() {
+            settle(&mut entries, done);
+        }
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => permit.ok(),
+            () = cancel.cancelled() => None,
+        };
+        let why_not = if cancel.is_cancelled() {
+            Some("signal")
+        } else if context.limit_reached() {
+            Some("max-failures")
+        } else {
+            None
+        };
+        match (permit, why_not) {
+            (Some(permit), None) => {
+                let context = Arc::clone(&context);
+                let index = planned.index;
+                let fallback = planned.entry.clone();
+                let task = tokio::spawn(async move {
+                    let entry = run_track(&context, planned).await;
+                    drop(permit);
+                    entry
+                });
+                running.spawn(async move {
+                    match task.await {
+                        Ok(entry) => (index, entry),
+                        Err(e) => (
+                            index,
+                            TrackEntry {
+                                status: TrackStatus::Failed,
+                                class: "internal".into(),
+                                exit_code: 1,
+                                message: Some(format!("internal error (please report): {e}")),
+                                ..fallback
+                            },
+                        ),
+                    }
+                });
+            }
+            (_, why) => {
+                let why = why.unwrap_or("signal");
+                stopped = Some(why.to_string());
+                let message = match why {
+                    "max-failures" => "not started: --max-failures reached",
+                    _ => "not started: the batch was stopped",
+                };
+                entries[planned.index] = Some(TrackEntry {
+                    status: TrackStatus::NotRun,
+                    class: "not-run".into(),
+                    exit_code: 0,
+                    message: Some(message.into()),
+                    ..planned.entry
+                });
+            }
+        }
+    }
+    while let Some(done) = running.join_next().await {
+        settle(&mut entries, done);
+    }
+    if cancel.is_cancelled() {
+        stopped = Some("signal".into());
+    }
+    let tracks: Vec<TrackEntry> = entries.into_iter().flatten().collect();
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = match (cpu_start, crate::cpu::process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let totals = totals(&tracks, wall, cpu);
+    let exit_code = if stopped.as_deref() == Some("signal") {
+        u8::try_from(128 + context.signal().unwrap_or(2)).unwrap_or(130)
+    } else if totals.failed > 0 || totals.not_run > 0 {
+        EXIT_TRACKS_FAILED
+    } else {
+        0
+    };
+    let report = BatchReport {
+        schema_version: BATCH_REPORT_VERSION,
+        tool: "audiopack".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        catalog: catalog.source.clone(),
+        output: context.destination.label(),
+        jobs,
+        stopped,
+        exit_code,
+        totals,
+        tracks,
+    };
+    let written = context
+        .destination
+        .write_root_file(BATCH_REPORT, report.to_json())
+        .await?;
+    if let Some(path) = &context.options.junit {
+        crate::destination::write_atomically(path, crate::junit::render(&report).as_bytes())?;
+    }
+    context.emit(BatchEvent::BatchFinished {
+        report: written,
+        exit_code: report.exit_code,
+        totals: report.totals.clone(),
+    });
+    Ok(report)
+}
+
+fn settle(
+    entries: &mut [Option<TrackEntry>],
+    done: Result<(usize, TrackEntry), tokio::task::JoinError>,
+) {
+    if let Ok((index, entry)) = done
+        && let Some(slot) = entries.get_mut(index)
+    {
+        *slot = Some(entry);
+    }
+}
+
+/// Builds every row's job (nothing runs): an invalid row is a catalog
+/// error naming its line; an invalid command option is reported once.
+fn plan(
+    catalog: &Catalog,
+    template: &JobTemplate,
+    destination: &Destination,
+    s3: &S3Side,
+    budget: &CpuBudget,
+    options: &BatchOptions,
+) -> Result<Vec<Planned>, BatchError> {
+    // The command's own options, checked once (not once per row).
+    template(&TrackSettings::default())
+        .map_err(audiopack::Error::from)?
+        .input(Input::path("check"))
+        .output(audiopack::Output::dir("check"))
+        .build()?;
+    let row_error = |track: &CatalogTrack, e: audiopack::Error| -> BatchError {
+        let column = e
+            .config()
+            .map(|c| c.field)
+            .filter(|f| ["target_lufs", "input", "preset"].contains(f));
+        BatchError::Catalog(CatalogError {
+            source_name: catalog.source.clone(),
+            line: Some(track.line),
+            place: column.map(|c| format!("column \"{c}\"")),
+            message: e.to_string(),
+        })
+    };
+    let mut planned = Vec::with_capacity(catalog.tracks.len());
+    for (index, track) in catalog.tracks.iter().enumerate() {
+        let builder =
+            template(&track.settings).map_err(|e| row_error(track, audiopack::Error::from(e)))?;
+        let job = builder
+            .input(Input::parse(&track.input))
+            .output(destination.output(&track.id, s3)?)
+            .cpu_budget(budget.clone())
+            .cancel(options.cancel.child_token())
+            .build()
+            .map_err(|e| row_error(track, e))?;
+        let entry = TrackEntry {
+            id: track.id.clone(),
+            line: track.line,
+            input: track.input.clone(),
+            output: destination.track_label(&track.id),
+            album: track.album.clone(),
+            status: TrackStatus::NotRun,
+            class: "not-run".into(),
+            exit_code: 0,
+            message: None,
+            reason: None,
+            input_sha256: None,
+            settings_digest: job.settings_digest(),
+            audio_seconds: None,
+            wall_seconds: 0.0,
+            loudness: None,
+            gain_db: None,
+        };
+        planned.push(Planned { index, job, entry });
+    }
+    Ok(planned)
+}
+
+/// One track: the skip check, then its job.
+async fn run_track(context: &Context, planned: Planned) -> TrackEntry {
+    let Planned { index, job, entry } = planned;
+    let started = Instant::now();
+    let index1 = index + 1;
+    let total = context.total;
+    let cancel = &context.options.cancel;
+    let decision = tokio::select! {
+        d = skip::check(&context.destination, &context.s3, &entry.id, &entry.input, &entry.settings_digest) => Some(d),
+        () = cancel.cancelled() => None,
+    };
+    let reason = match decision {
+        None => {
+            return TrackEntry {
+                message: Some("not started: the batch was stopped".into()),
+                ..entry
+            };
+        }
+        Some(Decision::Skip(summary)) => {
+            let entry = TrackEntry {
+                status: TrackStatus::Skipped,
+                class: ExitClass::OK.name.into(),
+                exit_code: 0,
+                reason: Some("already done (same input and settings)".into()),
+                input_sha256: summary.input.sha256.clone(),
+                audio_seconds: Some(summary.input.duration_seconds),
+                wall_seconds: started.elapsed().as_secs_f64(),
+                loudness: Some(TrackLoudness {
+                    input_integrated_lufs: summary.loudness.input.integrated_lufs,
+                    output_integrated_lufs: summary.loudness.output.integrated_lufs,
+                }),
+                gain_db: Some(summary.loudness.gain.gain_db),
+                ..entry
+            };
+            context.emit(BatchEvent::TrackSkipped {
+                index: index1,
+                total,
+                id: entry.id.clone(),
+                audio_seconds: entry.audio_seconds,
+            });
+            return entry;
+        }
+        Some(Decision::Run(reason)) => reason,
+    };
+    context.emit(BatchEvent::TrackStarted {
+        index: index1,
+        total,
+        id: entry.id.clone(),
+        input: entry.input.clone(),
+        reason: reason.clone(),
+    });
+    match job.run().await {
+        Ok(report) => {
+            let r = &report.ingest;
+            let wall = started.elapsed().as_secs_f64();
+            let audio = r.input.duration_seconds;
+            let entry = TrackEntry {
+                status: TrackStatus::Done,
+                class: ExitClass::OK.name.into(),
+                exit_code: 0,
+                reason: Some(reason),
+                input_sha256: r.input.sha256.clone(),
+                audio_seconds: Some(audio),
+                wall_seconds: wall,
+                loudness: Some(TrackLoudness {
+                    input_integrated_lufs: r.loudness.input.integrated_lufs,
+                    output_integrated_lufs: r.loudness.output.integrated_lufs,
+                }),
+                gain_db: Some(r.loudness.gain.gain_db),
+                ..entry
+            };
+            context.emit(BatchEvent::TrackFinished {
+                index: index1,
+                total,
+                id: entry.id.clone(),
+                audio_seconds: entry.audio_seconds,
+                wall_seconds: wall,
+                realtime: (wall > 0.0).then(|| audio / wall),
+                input_integrated_lufs: r.loudness.input.integrated_lufs,
+                output_integrated_lufs: r.loudness.output.integrated_lufs,
+                gain_db: entry.gain_db,
+            });
+            entry
+        }
+        Err(e) => {
+            let class = ExitClass::of(e.kind(), context.signal());
+            if !e.is_cancelled() {
+                context.failures.fetch_add(1, Ordering::SeqCst);
+            }
+            let message = error_message(&e);
+            context.emit(BatchEvent::TrackFailed {
+                index: index1,
+                total,
+                id: entry.id.clone(),
+                class: class.name.into(),
+                exit_code: class.code,
+                message: message.clone(),
+            });
+            TrackEntry {
+                status: TrackStatus::Failed,
+                class: class.name.into(),
+                exit_code: class.code,
+                message: Some(message),
+                reason: Some(reason),
+                wall_seconds: started.elapsed().as_secs_f64(),
+                ..entry
+            }
+        }
+    }
+}
