@@ -90,6 +90,7 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
         audiopack::report_types::GainReason::Target => "to the target",
         audiopack::report_types::GainReason::PeakCeiling => "capped by the true-peak ceiling",
         audiopack::report_types::GainReason::Silence => "silence: no gain",
+        audiopack::report_types::GainReason::Album => "the album's gain",
     };
     let limiter = if l.gain.limiter_engaged {
         ", limiter on"
