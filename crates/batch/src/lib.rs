@@ -64,6 +64,7 @@
 //! # }
 //! ```
 
+mod album;
 pub mod catalog;
 mod cpu;
 mod destination;

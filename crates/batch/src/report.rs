@@ -71,6 +71,13 @@ pub struct TrackEntry {
     pub loudness: Option<TrackLoudness>,
     /// The gain applied, dB.
     pub gain_db: Option<f64>,
+    /// `--album-gain`: the album's integrated loudness (all its tracks'
+    /// gating blocks together), LUFS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album_integrated_lufs: Option<f64>,
+    /// `--album-gain`: the gain the album's tracks get, dB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album_gain_db: Option<f64>,
 }
 
 /// The batch as a whole.

@@ -57,6 +57,9 @@ pub struct BatchOptions {
     pub on_event: Option<BatchEventHandler>,
     /// The signal that cancelled the batch, if any (for the exit codes).
     pub stop_signal: Option<Arc<dyn Fn() -> Option<i32> + Send + Sync + 'static>>,
+    /// One gain per album (rows grouped by `album`): every album track is
+    /// measured first, then encoded with the album's gain.
+    pub album_gain: bool,
 }
 
 impl BatchOptions {
@@ -71,6 +74,7 @@ impl BatchOptions {
             cancel: CancellationToken::new(),
             on_event: None,
             stop_signal: None,
+            album_gain: false,
         }
     }
 }
@@ -94,6 +98,14 @@ pub enum BatchEvent {
         id: String,
         input: String,
         reason: String,
+    },
+    /// An album's tracks are measured: the gain every one of them gets.
+    AlbumMeasured {
+        album: String,
+        tracks: usize,
+        integrated_lufs: Option<f64>,
+        gain_db: f64,
+        peak_capped: bool,
     },
     /// A track was already done.
     TrackSkipped {
@@ -132,22 +144,22 @@ pub enum BatchEvent {
 }
 
 /// Shared by the batch's tasks.
-struct Context {
-    destination: Destination,
-    s3: S3Side,
-    options: BatchOptions,
-    total: usize,
-    failures: AtomicUsize,
+pub(crate) struct Context {
+    pub destination: Destination,
+    pub s3: S3Side,
+    pub options: BatchOptions,
+    pub total: usize,
+    pub failures: AtomicUsize,
 }
 
 impl Context {
-    fn emit(&self, event: BatchEvent) {
+    pub(crate) fn emit(&self, event: BatchEvent) {
         if let Some(handler) = &self.options.on_event {
             handler(&event);
         }
     }
 
-    fn signal(&self) -> Option<i32> {
+    pub(crate) fn signal(&self) -> Option<i32> {
         self.options.stop_signal.as_ref().and_then(|f| f())
     }
 
@@ -158,11 +170,14 @@ impl Context {
     }
 }
 
-/// A row with its job, ready to run.
-struct Planned {
-    index: usize,
-    job: Job,
-    entry: TrackEntry,
+/// A row with its job, ready to run (or already failed, in the album
+/// pass).
+pub(crate) struct Planned {
+    pub index: usize,
+    pub track: CatalogTrack,
+    pub job: Job,
+    pub entry: TrackEntry,
+    pub failed: Option<TrackEntry>,
 }
 
 /// Runs `catalog`: see the module documentation. Invalid rows, invalid
@@ -188,7 +203,7 @@ pub async fn run_batch(
     };
     let destination = Destination::open(&options.output, &s3)?;
     let budget = CpuBudget::new(jobs);
-    let planned = plan(&catalog, &template, &destination, &s3, &budget, &options)?;
+    let mut planned = plan(&catalog, &template, &destination, &s3, &budget, &options)?;
     destination.preflight().await?;
 
     let context = Arc::new(Context {
@@ -203,6 +218,9 @@ pub async fn run_batch(
         jobs,
         output: context.destination.label(),
     });
+    if context.options.album_gain {
+        crate::album::measure_albums(&context, &mut planned, &template, &budget).await;
+    }
     let mut entries: Vec<Option<TrackEntry>> = vec![None; context.total];
     let mut stopped = None;
     let slots = Arc::new(Semaphore::new(jobs));
@@ -211,6 +229,10 @@ pub async fn run_batch(
     for planned in planned {
         while let Some(done) = running.try_join_next() {
             settle(&mut entries, done);
+        }
+        if let Some(failed) = planned.failed {
+            entries[planned.index] = Some(failed);
+            continue;
         }
         let permit = tokio::select! {
             permit = Arc::clone(&slots).acquire_owned() => permit.ok(),
@@ -356,12 +378,7 @@ fn plan(
     for (index, track) in catalog.tracks.iter().enumerate() {
         let builder =
             template(&track.settings).map_err(|e| row_error(track, audiopack::Error::from(e)))?;
-        let job = builder
-            .input(Input::parse(&track.input))
-            .output(destination.output(&track.id, s3)?)
-            .cpu_budget(budget.clone())
-            .cancel(options.cancel.child_token())
-            .build()
+        let job = track_job(builder, track, destination, s3, budget, &options.cancel)
             .map_err(|e| row_error(track, e))?;
         let entry = TrackEntry {
             id: track.id.clone(),
@@ -380,15 +397,46 @@ fn plan(
             wall_seconds: 0.0,
             loudness: None,
             gain_db: None,
+            album_integrated_lufs: None,
+            album_gain_db: None,
         };
-        planned.push(Planned { index, job, entry });
+        planned.push(Planned {
+            index,
+            track: track.clone(),
+            job,
+            entry,
+            failed: None,
+        });
+    }
+    if options.album_gain {
+        crate::album::check_albums(catalog, &planned)?;
     }
     Ok(planned)
 }
 
+/// A row's job: the template's settings, its input, `OUT/<id>`, the
+/// shared budget, a child of the batch's token.
+pub(crate) fn track_job(
+    builder: JobBuilder,
+    track: &CatalogTrack,
+    destination: &Destination,
+    s3: &S3Side,
+    budget: &CpuBudget,
+    cancel: &CancellationToken,
+) -> Result<Job, audiopack::Error> {
+    builder
+        .input(Input::parse(&track.input))
+        .output(destination.output(&track.id, s3)?)
+        .cpu_budget(budget.clone())
+        .cancel(cancel.child_token())
+        .build()
+}
+
 /// One track: the skip check, then its job.
 async fn run_track(context: &Context, planned: Planned) -> TrackEntry {
-    let Planned { index, job, entry } = planned;
+    let Planned {
+        index, job, entry, ..
+    } = planned;
     let started = Instant::now();
     let index1 = index + 1;
     let total = context.total;

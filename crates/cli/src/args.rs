@@ -340,7 +340,9 @@ pub struct BatchArgs {
     /// Stop starting tracks after N failures.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_failures: Option<u32>,
-    /// One gain per album (tracks grouped by the album column).
+    /// One gain per album (rows grouped by the album column): measured
+    /// over all its tracks together (BS.1770, as ReplayGain 2.0 album
+    /// gain), capped so no track's true peak passes the ceiling.
     #[arg(long)]
     pub album_gain: bool,
     #[command(flatten)]

@@ -23,14 +23,6 @@ pub fn run(
     cancel: &CancellationToken,
     stop: &StopSignal,
 ) -> Result<u8, BatchError> {
-    if args.album_gain {
-        return Err(audiopack::Error::from(audiopack::ConfigError::new(
-            "--album-gain",
-            "",
-            "not yet supported by audiopack batch (encode each album's tracks without it)",
-        ))
-        .into());
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("audiopack-io")
@@ -55,6 +47,7 @@ pub fn run(
     options.max_failures = args.max_failures.map(|n| n as usize);
     options.storage = storage.clone();
     options.junit = args.junit.clone();
+    options.album_gain = args.album_gain;
     options.cancel = cancel.clone();
     options.on_event = Some(Arc::new(move |e: &BatchEvent| events.handle(e)));
     let stop = stop.clone();

@@ -666,3 +666,155 @@ fn s3_in_and_out_and_a_listing_as_the_catalog() {
     assert_eq!(nobucket.status.code(), Some(9), "{}", stderr(&nobucket));
     assert_eq!(count(&events(&nobucket), "track-started"), 0);
 }
+
+#[test]
+fn album_gain_matches_ffmpeg_over_the_concatenated_album() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let masters = tmp.path().join("masters");
+    std::fs::create_dir(&masters).expect("mkdir");
+    let make = |name: &str, source: &str, volume: &str| {
+        let path = masters.join(format!("{name}.wav"));
+        ffmpeg_generate(
+            source,
+            &[
+                "-ac",
+                "2",
+                "-ar",
+                "48000",
+                "-c:a",
+                "pcm_s16le",
+                "-af",
+                volume,
+            ],
+            &path,
+        );
+        path
+    };
+    let album = [
+        make("a", "sine=f=440:d=4:sample_rate=48000", "volume=0.8"),
+        make("b", "sine=f=1000:d=4:sample_rate=48000", "volume=0.1"),
+        make("c", "anoisesrc=r=48000:a=0.05:d=4:c=pink:s=3", "volume=1"),
+    ];
+    make("solo", "sine=f=660:d=3:sample_rate=48000", "volume=0.5");
+    let catalog = tmp.path().join("catalog.csv");
+    std::fs::write(
+        &catalog,
+        "id,input,album,track\n\
+         a,masters/a.wav,Album One,1\n\
+         b,masters/b.wav,Album One,2\n\
+         solo,masters/solo.wav,,\n\
+         c,masters/c.wav,Album One,3\n",
+    )
+    .expect("catalog");
+    let out = tmp.path().join("out");
+    let run = batch(&[s(&catalog), "--out", s(&out), "--album-gain", "--json"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let ev = events(&run);
+    let measured: Vec<_> = ev
+        .iter()
+        .filter(|e| e["event"] == "album-measured")
+        .collect();
+    assert_eq!(measured.len(), 1, "{ev:?}");
+    assert_eq!(measured[0]["album"], "Album One");
+    assert_eq!(measured[0]["tracks"], 3);
+
+    let report = read_json(&out.join("batch-report.json"));
+    let album_lufs = entry(&report, "a")["album_integrated_lufs"]
+        .as_f64()
+        .expect("album loudness");
+    let gain = entry(&report, "a")["album_gain_db"]
+        .as_f64()
+        .expect("album gain");
+    assert!(
+        (gain - (-14.0 - album_lufs)).abs() < 0.01,
+        "gain {gain}, album {album_lufs}"
+    );
+    // ffmpeg's ebur128 over the album played end to end.
+    let joined = tmp.path().join("album.wav");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(
+            album
+                .iter()
+                .flat_map(|p| ["-i".to_string(), s(p).to_string()]),
+        )
+        .args(["-filter_complex", "concat=n=3:v=0:a=1", "-c:a", "pcm_s16le"])
+        .arg(&joined)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    let oracle = ffmpeg_loudness(&joined, None).integrated;
+    assert!(
+        (album_lufs - oracle).abs() < 0.3,
+        "album loudness {album_lufs} LUFS, ffmpeg over the album {oracle} LUFS"
+    );
+    for id in ["a", "b", "c"] {
+        let e = entry(&report, id);
+        assert_eq!(e["album_gain_db"].as_f64(), Some(gain), "{e}");
+        assert!(
+            (e["gain_db"].as_f64().expect("gain") - gain).abs() < 1e-9,
+            "{e}"
+        );
+        let package = read_json(&out.join(id).join("report.json"));
+        assert_eq!(package["loudness"]["album"]["gain_db"].as_f64(), Some(gain));
+        assert_eq!(package["loudness"]["album"]["tracks"], 3);
+        assert_eq!(package["loudness"]["gain"]["reason"], "album");
+        // Each track keeps its own loudness, moved by the album's gain.
+        let own = package["loudness"]["planned_on"]["integrated_lufs"]
+            .as_f64()
+            .expect("track loudness");
+        let delivered = package["loudness"]["output"]["integrated_lufs"]
+            .as_f64()
+            .expect("output loudness");
+        assert!(
+            (delivered - (own + gain)).abs() < 0.5,
+            "{id}: {own} + {gain} vs {delivered}"
+        );
+        assert_complete_package(&out.join(id));
+    }
+    let solo = entry(&report, "solo");
+    assert!(solo["album_gain_db"].is_null());
+    assert!(
+        (solo["loudness"]["output_integrated_lufs"]
+            .as_f64()
+            .expect("lufs")
+            + 14.0)
+            .abs()
+            < 0.5
+    );
+
+    // A rerun measures the album again and skips every encode.
+    let again = batch(&[s(&catalog), "--out", s(&out), "--album-gain", "--json"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let report = read_json(&out.join("batch-report.json"));
+    assert!(
+        statuses(&report).values().all(|s| s == "skipped"),
+        "{report}"
+    );
+    // Without --album-gain the album's tracks get their own gains again.
+    let own = batch(&[s(&catalog), "--out", s(&out), "--json"]);
+    assert_eq!(own.status.code(), Some(0), "{}", stderr(&own));
+    let report = read_json(&out.join("batch-report.json"));
+    assert_eq!(entry(&report, "a")["status"], "done");
+    assert_eq!(entry(&report, "solo")["status"], "skipped");
+}
+
+#[test]
+fn an_album_with_two_loudness_settings_is_an_invalid_catalog() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let catalog = tmp.path().join("catalog.csv");
+    std::fs::write(
+        &catalog,
+        "id,input,album,preset\na,a.wav,X,\nb,b.wav,X,quiet\n",
+    )
+    .expect("catalog");
+    let out = tmp.path().join("out");
+    let run = batch(&[s(&catalog), "--out", s(&out), "--album-gain"]);
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("catalog.csv:3: column \"album\": album \"X\""),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
