@@ -60,6 +60,10 @@ pub struct S3Store {
     conditional_writes: AtomicBool,
 }
 
+/// How long a cancelled single PUT already on the wire may take to finish
+/// (see `put_single`).
+const CANCEL_GRACE: Duration = Duration::from_millis(250);
+
 /// The key the preflight's write probe (a multipart upload, created and
 /// aborted: no object ever appears) uses under the prefix.
 const PREFLIGHT_KEY: &str = ".audiopack-preflight";
@@ -330,6 +334,10 @@ impl S3Store {
         let checksum = sha256_base64(object.sha256);
         let len = object.body.len();
         let put = with_retries(&self.options.retry, &target, &self.retries, || async {
+            if object.is_cancelled() {
+                // No new attempt once cancelled (one in flight may finish).
+                return Err(Failure::permanent(StoreErrorKind::Failed, "cancelled"));
+            }
             let (if_match, if_none_match) = self.conditions(object.expected);
             let conditional = if_match.is_some() || if_none_match.is_some();
             let body = byte_stream(object.body, 0, len).await?;
@@ -355,10 +363,22 @@ impl S3Store {
                 Err(e) => self.write_refused(e, object, conditional, false).await,
             }
         });
+        tokio::pin!(put);
         tokio::select! {
             biased;
-            () = cancelled(object.cancel) => Err(PublishError::Cancelled { target }),
-            put = put => Ok(put?),
+            put = &mut put => Ok(put?),
+            () = cancelled(object.cancel) => {
+                // A request in flight may still land: dropping it would
+                // leave an object nobody knows about. Let it finish for a
+                // moment, so the caller learns it was written (and can take
+                // it back); a retry waiting out its backoff just ends.
+                match tokio::time::timeout(CANCEL_GRACE, &mut put).await {
+                    Ok(Ok(())) => Ok(()),
+                    _ => Err(PublishError::Cancelled {
+                        target: self.url_of(object.relative),
+                    }),
+                }
+            }
         }
     }
 
