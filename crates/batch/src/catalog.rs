@@ -52,9 +52,13 @@ pub struct CatalogTrack {
     /// The input: a path (resolved against the catalog's directory) or an
     /// `s3://bucket/key` URL.
     pub input: String,
+    /// The album it belongs to (grouping for `--album-gain`).
     pub album: Option<String>,
+    /// Disc number, from 1.
     pub disc: Option<u32>,
+    /// Track number on its disc, from 1.
     pub track: Option<u32>,
+    /// Settings the row gives over the command's.
     pub settings: TrackSettings,
 }
 
@@ -64,6 +68,7 @@ pub struct Catalog {
     /// How the catalog is named in messages (the path as given, or the
     /// `s3://` prefix listed).
     pub source: String,
+    /// The rows, in catalog order.
     pub tracks: Vec<CatalogTrack>,
 }
 
@@ -77,6 +82,7 @@ pub struct CatalogError {
     pub line: Option<usize>,
     /// `column "id"` (CSV) or `field "id"` (JSON Lines) or `object "key"`.
     pub place: Option<String>,
+    /// What is wrong.
     pub message: String,
 }
 

@@ -24,9 +24,12 @@ pub enum BatchError {
     /// Local I/O: reading the catalog, writing a report.
     #[error("{path}: {action}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What was being done.
         action: &'static str,
         #[source]
+        /// The I/O error.
         source: std::io::Error,
     },
 }
@@ -47,7 +50,9 @@ impl BatchError {
 /// gives the same error (the one mapping of the command's exit codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExitClass {
+    /// `ok`, `bad-input`, `io`, `storage-unreachable`, `cancelled`, …
     pub name: &'static str,
+    /// The exit code `audiopack ingest` gives the same outcome.
     pub code: u8,
 }
 

@@ -64,6 +64,8 @@
 //! # }
 //! ```
 
+#![deny(missing_docs)]
+
 mod album;
 pub mod catalog;
 mod cpu;

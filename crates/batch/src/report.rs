@@ -41,14 +41,18 @@ pub struct TrackLoudness {
 /// One catalog row's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackEntry {
+    /// The row's id (its output sub-directory or sub-prefix).
     pub id: String,
     /// Its line in the catalog (header = 1) or position in the listing.
     pub line: usize,
+    /// The input: a path or an `s3://` URL.
     pub input: String,
     /// Where its package is (`OUT/<id>`, `s3://…/<id>/`).
     pub output: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The row's album, if any.
     pub album: Option<String>,
+    /// What became of it.
     pub status: TrackStatus,
     /// `ok`, or the error's class (`bad-input`, `storage-unreachable`, …).
     pub class: String,
@@ -68,6 +72,7 @@ pub struct TrackEntry {
     pub audio_seconds: Option<f64>,
     /// Wall-clock seconds this run spent on it (a skip: the check).
     pub wall_seconds: f64,
+    /// Integrated loudness before and after.
     pub loudness: Option<TrackLoudness>,
     /// The gain applied, dB.
     pub gain_db: Option<f64>,
@@ -83,16 +88,23 @@ pub struct TrackEntry {
 /// The batch as a whole.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
+    /// Rows in the catalog.
     pub tracks: usize,
+    /// Tracks encoded by this run.
     pub done: usize,
+    /// Tracks already done.
     pub skipped: usize,
+    /// Tracks that failed (or were cancelled while running).
     pub failed: usize,
+    /// Tracks never started.
     pub not_run: usize,
     /// Audio of the done and skipped tracks.
     pub audio_seconds: f64,
+    /// `audio_seconds` in hours.
     pub audio_hours: f64,
     /// Audio encoded by this run (done tracks).
     pub encoded_audio_seconds: f64,
+    /// Seconds from the start of the batch to its report.
     pub wall_seconds: f64,
     /// Process CPU time (user + system) over the run; `None` where the
     /// platform does not say (read from `/proc/self/stat`).
@@ -104,11 +116,15 @@ pub struct Totals {
 /// `batch-report.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchReport {
+    /// [`BATCH_REPORT_VERSION`].
     pub schema_version: u32,
+    /// `audiopack`.
     pub tool: String,
+    /// The version of audiopack that ran the batch.
     pub version: String,
     /// The catalog file or the listed prefix.
     pub catalog: String,
+    /// The output directory or prefix.
     pub output: String,
     /// CPU threads the batch computed on (and tracks at once).
     pub jobs: usize,
@@ -117,7 +133,9 @@ pub struct BatchReport {
     /// The command's exit code for this batch: 0, 13 (a track failed), or
     /// 128 + the stop signal.
     pub exit_code: u8,
+    /// The batch as a whole.
     pub totals: Totals,
+    /// One entry per catalog row, in catalog order.
     pub tracks: Vec<TrackEntry>,
 }
 

@@ -54,6 +54,7 @@ pub struct BatchOptions {
     /// Cancelling it stops starting tracks and cancels the running ones;
     /// the report is still written.
     pub cancel: CancellationToken,
+    /// Called with every [`BatchEvent`].
     pub on_event: Option<BatchEventHandler>,
     /// The signal that cancelled the batch, if any (for the exit codes).
     pub stop_signal: Option<Arc<dyn Fn() -> Option<i32> + Send + Sync + 'static>>,
@@ -87,58 +88,93 @@ impl BatchOptions {
 pub enum BatchEvent {
     /// The catalog is valid and the destination answered.
     BatchStarted {
+        /// Rows in the catalog (an album: its tracks measured).
         tracks: usize,
+        /// CPU threads and tracks at once.
         jobs: usize,
+        /// The output directory or prefix.
         output: String,
     },
     /// A track's job starts (after its skip check said to encode it).
     TrackStarted {
+        /// The row's position in the catalog, from 1.
         index: usize,
+        /// Rows in the catalog.
         total: usize,
+        /// The track's id.
         id: String,
+        /// Its input.
         input: String,
+        /// Why it is encoded (`no package yet`, `settings changed`, `input changed`, …).
         reason: String,
     },
     /// An album's tracks are measured: the gain every one of them gets.
     AlbumMeasured {
+        /// The album.
         album: String,
+        /// Rows in the catalog (an album: its tracks measured).
         tracks: usize,
+        /// The album's integrated loudness, all its tracks' gating blocks together.
         integrated_lufs: Option<f64>,
+        /// The gain, dB.
         gain_db: f64,
+        /// The gain was lowered so no track's true peak passes the ceiling.
         peak_capped: bool,
     },
     /// A track was already done.
     TrackSkipped {
+        /// The row's position in the catalog, from 1.
         index: usize,
+        /// Rows in the catalog.
         total: usize,
+        /// The track's id.
         id: String,
+        /// Seconds of audio.
         audio_seconds: Option<f64>,
     },
     /// A track's package is complete.
     TrackFinished {
+        /// The row's position in the catalog, from 1.
         index: usize,
+        /// Rows in the catalog.
         total: usize,
+        /// The track's id.
         id: String,
+        /// Seconds of audio.
         audio_seconds: Option<f64>,
+        /// Wall-clock seconds it took.
         wall_seconds: f64,
+        /// Audio seconds per wall-clock second.
         realtime: Option<f64>,
+        /// Integrated loudness of the source, LUFS.
         input_integrated_lufs: Option<f64>,
+        /// Integrated loudness delivered, LUFS.
         output_integrated_lufs: Option<f64>,
+        /// The gain, dB.
         gain_db: Option<f64>,
     },
     /// A track failed; nothing of it is left at its output.
     TrackFailed {
+        /// The row's position in the catalog, from 1.
         index: usize,
+        /// Rows in the catalog.
         total: usize,
+        /// The track's id.
         id: String,
+        /// The error's class (`bad-input`, `io`, …).
         class: String,
+        /// The exit code `audiopack ingest` gives it.
         exit_code: u8,
+        /// The error as `audiopack ingest` prints it.
         message: String,
     },
     /// Every track is accounted for; the report is written.
     BatchFinished {
+        /// Where the batch report was written.
         report: String,
+        /// The exit code `audiopack ingest` gives it.
         exit_code: u8,
+        /// The batch's totals.
         totals: crate::report::Totals,
     },
 }
