@@ -486,6 +486,12 @@ fn interrupt(
 fn killed_mid_batch_then_rerun_completes_only_what_was_missing() {
     let tmp = tempfile::tempdir().expect("tmp");
     masters(tmp.path(), 5, 4);
+    // t3 is long noise: surely still encoding when the kill comes.
+    ffmpeg_generate(
+        "anoisesrc=r=48000:a=0.3:d=40:s=5",
+        &["-ac", "2", "-c:a", "pcm_s24le"],
+        &tmp.path().join("masters/t3.wav"),
+    );
     let rows: Vec<(String, String)> = (1..=5)
         .map(|i| (format!("t{i}"), format!("masters/t{i}.wav")))
         .collect();
