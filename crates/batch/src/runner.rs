@@ -361,6 +361,13 @@ pub async fn run_batch(
         .write_root_file(BATCH_REPORT, report.to_json())
         .await?;
     if let Some(path) = &context.options.junit {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| BatchError::Io {
+                path: parent.to_path_buf(),
+                action: "creating the JUnit file's directory",
+                source,
+            })?;
+        }
         crate::destination::write_atomically(path, crate::junit::render(&report).as_bytes())?;
     }
     context.emit(BatchEvent::BatchFinished {

@@ -178,7 +178,7 @@ fn good_and_bad_rows_exit_13_with_each_reason_in_the_reports() {
         ],
     );
     let out = tmp.path().join("out");
-    let junit = tmp.path().join("junit.xml");
+    let junit = tmp.path().join("reports/junit.xml");
     let run = batch(&[
         s(&catalog),
         "--out",
