@@ -118,6 +118,8 @@ struct Counts {
     failed: usize,
     audio_seconds: f64,
     encoded_seconds: f64,
+    /// Ids of the tracks running now, in start order.
+    running: Vec<String>,
 }
 
 /// JSON lines on stdout, or an overall progress line on stderr.
@@ -160,16 +162,21 @@ impl View {
         };
         match event {
             BatchEvent::BatchStarted { tracks, .. } => c.total = *tracks,
+            BatchEvent::TrackStarted { id, .. } => c.running.push(id.clone()),
             BatchEvent::TrackSkipped { audio_seconds, .. } => {
                 c.finished += 1;
                 c.audio_seconds += audio_seconds.unwrap_or(0.0);
             }
-            BatchEvent::TrackFinished { audio_seconds, .. } => {
+            BatchEvent::TrackFinished {
+                id, audio_seconds, ..
+            } => {
+                c.running.retain(|r| r != id);
                 c.finished += 1;
                 c.audio_seconds += audio_seconds.unwrap_or(0.0);
                 c.encoded_seconds += audio_seconds.unwrap_or(0.0);
             }
             BatchEvent::TrackFailed { id, message, .. } => {
+                c.running.retain(|r| r != id);
                 c.finished += 1;
                 c.failed += 1;
                 if let Some(bar) = &self.bar {
@@ -189,8 +196,13 @@ impl View {
             } else {
                 String::new()
             };
+            let running = if c.running.is_empty() {
+                String::new()
+            } else {
+                format!("; running {}", clean(&c.running.join(", ")))
+            };
             bar.set_message(format!(
-                "{}/{} tracks ({} failed), {:.2} h audio, {:.1}× realtime{eta}",
+                "{}/{} tracks ({} failed), {:.2} h audio, {:.1}× realtime{eta}{running}",
                 c.finished,
                 c.total,
                 c.failed,
