@@ -51,6 +51,7 @@ pub struct JobBuilder {
     policy: Option<ObjectPolicy>,
     spool_dir: Option<PathBuf>,
     album: Option<(AlbumGain, TrackMeasurement)>,
+    preflighted: bool,
 }
 
 impl JobBuilder {
@@ -210,6 +211,15 @@ impl JobBuilder {
         self
     }
 
+    /// The destination was checked already (a batch checks its prefix once
+    /// for all its tracks): skip the store preflight (HeadBucket and a
+    /// multipart create/abort) of this job. A destination that refuses
+    /// writes then fails at the first upload instead.
+    pub fn preflighted(mut self, done: bool) -> Self {
+        self.preflighted = done;
+        self
+    }
+
     /// Validates every setting.
     pub fn build(self) -> Result<Job, Error> {
         let input = self.input.ok_or_else(|| {
@@ -350,6 +360,7 @@ impl JobBuilder {
             publish,
             spool_dir: self.spool_dir,
             measured,
+            preflighted: self.preflighted,
         })
     }
 }

@@ -51,6 +51,7 @@ pub struct Job {
     pub(crate) publish: PublishOptions,
     pub(crate) spool_dir: Option<PathBuf>,
     pub(crate) measured: Option<TrackMeasurement>,
+    pub(crate) preflighted: bool,
 }
 
 impl std::fmt::Debug for Job {
@@ -233,7 +234,7 @@ impl Job {
         measured: Option<TrackMeasurement>,
     ) -> Result<JobReport, Error> {
         let store = self.open_store().await?;
-        if let Some(store) = &store {
+        if let Some(store) = store.as_ref().filter(|_| !self.preflighted) {
             // Check the destination before a long download or encode.
             cancellable(token, &self.output.label(), store.preflight(true)).await?;
         }

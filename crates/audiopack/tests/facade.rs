@@ -394,6 +394,7 @@ fn run_keeps_a_current_thread_runtime_ticking() {
 struct MemoryStore {
     objects: Mutex<BTreeMap<String, Vec<u8>>>,
     order: Mutex<Vec<String>>,
+    preflights: AtomicUsize,
 }
 
 #[audiopack::async_trait]
@@ -403,6 +404,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn preflight(&self, _write: bool) -> Result<(), PublishError> {
+        self.preflights.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 
@@ -464,6 +466,19 @@ fn a_custom_store_gets_the_package_media_first_report_last() {
     assert!(position("opus_64k.m3u8") < position("master.m3u8"));
     assert!(position("master.m3u8") < position("report.json"));
     assert_eq!(order.last().map(String::as_str), Some("report.json"));
+    assert_eq!(store.preflights.load(Ordering::SeqCst), 1);
+    // A batch that checked the destination itself skips the job's check;
+    // an identical rerun writes nothing.
+    let again = Job::builder()
+        .input(Input::path(fixture("demo.flac")))
+        .output(Output::store(store.clone()))
+        .preflighted(true)
+        .build()
+        .expect("valid")
+        .run_blocking()
+        .expect("rerun");
+    assert_eq!(store.preflights.load(Ordering::SeqCst), 1);
+    assert_eq!(again.publish.as_ref().map(|p| p.objects_written), Some(0));
     let objects = store.objects.lock().expect("lock");
     let stored: serde_json::Value =
         serde_json::from_slice(&objects["report.json"]).expect("report json");

@@ -472,6 +472,8 @@ pub(crate) fn track_job(
         .output(destination.output(&track.id, s3)?)
         .cpu_budget(budget.clone())
         .cancel(cancel.child_token())
+        // The batch checked the destination once, before any track.
+        .preflighted(true)
         .build()
 }
 
