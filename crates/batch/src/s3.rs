@@ -9,11 +9,8 @@ use std::collections::BTreeMap;
 
 use audiopack::{Error, PublishError, S3Options, S3Store, StoreError, StoreErrorKind};
 use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use sha2::{Digest, Sha256};
 
@@ -52,43 +49,7 @@ pub(crate) fn split_url(url: &str) -> Option<S3Location> {
 /// A client configured as `S3Store::connect` configures the jobs' (a few
 /// SDK retries for these small requests).
 pub(crate) async fn client(options: &S3Options) -> Result<Client, Error> {
-    options.validate().map_err(Error::from)?;
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(options.connect_timeout)
-                .operation_attempt_timeout(options.request_timeout)
-                .build(),
-        );
-    if let Some(endpoint) = &options.endpoint_url {
-        loader = loader.endpoint_url(endpoint);
-    }
-    if let Some(region) = &options.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    if let Some(c) = &options.credentials {
-        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
-            c.access_key_id.clone(),
-            c.secret_access_key.clone(),
-            c.session_token.clone(),
-            None,
-            "audiopack-options",
-        ));
-    }
-    let sdk = loader.load().await;
-    let custom_endpoint = options.endpoint_url.is_some()
-        || ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-            .iter()
-            .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
-    let mut builder = aws_sdk_s3::config::Builder::from(&sdk)
-        .force_path_style(options.path_style.unwrap_or(custom_endpoint));
-    if sdk.region().is_none() {
-        builder = builder.region(Region::new("us-east-1"));
-    }
-    Ok(Client::from_conf(builder.build()))
+    Ok(S3Store::client_for(options, RetryConfig::standard().with_max_attempts(3)).await?)
 }
 
 /// A store writing below `location` + `relative` through `client`.

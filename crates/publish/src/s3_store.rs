@@ -71,11 +71,28 @@ const PREFLIGHT_KEY: &str = ".audiopack-preflight";
 impl S3Store {
     /// Builds the client. Does not contact the server (see `preflight`).
     pub async fn connect(url: S3Url, options: S3Options) -> Result<S3Store, PublishError> {
+        // The SDK's own retries are off: `crate::retry` retries, and
+        // settles lost answers by looking at the object.
+        let client = S3Store::client_for(&options, RetryConfig::disabled()).await?;
+        Ok(S3Store::with_client(client, url, options))
+    }
+
+    /// A client configured from `options` as every store's is: the
+    /// standard AWS chain for credentials and region, the endpoint (and
+    /// path-style whenever it is custom), checksums `WhenRequired`,
+    /// connect and attempt timeouts; `retry` for the SDK's own retries
+    /// (`RetryConfig::disabled()` for stores, which retry themselves).
+    /// Does not contact the server. For callers that need requests a store
+    /// does not make (listing a prefix, reading a small object).
+    pub async fn client_for(
+        options: &S3Options,
+        retry: RetryConfig,
+    ) -> Result<Client, PublishError> {
         options.validate()?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .retry_config(RetryConfig::disabled())
+            .retry_config(retry)
             .timeout_config(
                 // No `read_timeout`: the SDK's HTTP client times the whole
                 // exchange up to the answer's headers with it, the body
@@ -112,11 +129,7 @@ impl S3Store {
         if sdk.region().is_none() {
             builder = builder.region(Region::new("us-east-1"));
         }
-        Ok(S3Store::with_client(
-            Client::from_conf(builder.build()),
-            url,
-            options,
-        ))
+        Ok(Client::from_conf(builder.build()))
     }
 
     /// A store writing below `prefix` (directory-like: `""`, `"dir"` or
