@@ -212,18 +212,7 @@ impl Job {
             )
             .into());
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("audiopack-io")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                Error::from(PublishError::Local {
-                    path: ".".into(),
-                    action: "starting the I/O runtime",
-                    source: e,
-                })
-            })?;
+        let runtime = io_runtime()?;
         runtime.block_on(self.run())
     }
 
@@ -439,6 +428,22 @@ impl Job {
         drop(spool);
         Err(failure)
     }
+}
+
+/// The runtime of the blocking entry points: two threads for uploads.
+pub(crate) fn io_runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("audiopack-io")
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Error::from(PublishError::Local {
+                path: ".".into(),
+                action: "starting the I/O runtime",
+                source: e,
+            })
+        })
 }
 
 /// Runs CPU work on a thread of its own and awaits it without blocking the

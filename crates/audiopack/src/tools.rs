@@ -78,18 +78,7 @@ pub fn publish_blocking(
         )
         .into());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("audiopack-io")
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            Error::from(audiopack_publish::PublishError::Local {
-                path: ".".into(),
-                action: "starting the I/O runtime",
-                source: e,
-            })
-        })?;
+    let runtime = crate::job::io_runtime()?;
     runtime.block_on(publish(dir, output, storage, options))
 }
 

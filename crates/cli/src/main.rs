@@ -19,36 +19,22 @@ mod human;
 mod progress;
 mod signals;
 
-use std::error::Error as _;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use audiopack::{CancellationToken, Error, ErrorKind, Output, StorageErrorKind};
+use audiopack::{CancellationToken, Error, ErrorKind, Output};
 use clap::Parser;
 
 use crate::args::{BatchArgs, Cli, Command, IngestArgs, PublishArgs};
 use crate::progress::Bar;
 use crate::signals::StopSignal;
 
-/// The one place errors become exit codes.
+/// Errors become exit codes in one place, shared with the batch report's
+/// per-track classes (`audiopack_batch::ExitClass`): 128 + the signal for
+/// a cancelled job (SIGINT by default).
 fn exit_code(kind: ErrorKind, stop: &StopSignal) -> u8 {
-    match kind {
-        // 128 + the signal that cancelled the job (SIGINT by default).
-        ErrorKind::Cancelled => u8::try_from(128 + stop.received().unwrap_or(2)).unwrap_or(130),
-        ErrorKind::Config => 2,
-        ErrorKind::BadInput => 3,
-        ErrorKind::Unsupported => 4,
-        ErrorKind::Limit => 5,
-        ErrorKind::Io | ErrorKind::Storage(StorageErrorKind::NoSuchKey) => 6,
-        ErrorKind::Storage(StorageErrorKind::Credentials) => 7,
-        ErrorKind::Storage(StorageErrorKind::AccessDenied) => 8,
-        ErrorKind::Storage(StorageErrorKind::NoBucket) => 9,
-        ErrorKind::Storage(StorageErrorKind::Unreachable) => 10,
-        ErrorKind::Storage(StorageErrorKind::Conflict) => 12,
-        ErrorKind::Storage(_) => 11,
-        _ => 1,
-    }
+    audiopack_batch::ExitClass::of(kind, stop.received()).code
 }
 
 fn main() -> ExitCode {
@@ -84,25 +70,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// `error: <message>: <causes that add something>`. Storage messages
-/// already say what the SDK error meant (its source is kept for library
-/// callers): its chain of causes would only add lines of SDK detail.
+/// `error: <message>: <causes that add something>`, as the batch report
+/// records it (`audiopack_batch::error_message`).
 fn error_line(e: &Error) -> String {
-    let mut message = format!("error: {e}");
-    if matches!(e.kind(), ErrorKind::Storage(_)) {
-        return message;
-    }
-    let mut source = e.source();
-    // Our messages already embed their immediate cause for I/O errors;
-    // print deeper causes only when they add something.
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !message.contains(&text) {
-            message.push_str(&format!(": {text}"));
-        }
-        source = s.source();
-    }
-    message
+    format!("error: {}", audiopack_batch::error_message(e))
 }
 
 fn run(cli: &Cli, cancel: &CancellationToken) -> Result<(), Error> {
@@ -210,42 +181,4 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
         .map_err(|e| Error::internal(format!("JSON output: {e}")))?;
     println!("{text}");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The batch report classes tracks with the command's exit codes.
-    #[test]
-    fn batch_classes_carry_the_exit_codes() {
-        let stop = StopSignal::default();
-        let storage = [
-            StorageErrorKind::Credentials,
-            StorageErrorKind::AccessDenied,
-            StorageErrorKind::NoBucket,
-            StorageErrorKind::NoSuchKey,
-            StorageErrorKind::Unreachable,
-            StorageErrorKind::Conflict,
-            StorageErrorKind::Failed,
-        ];
-        let kinds = [
-            ErrorKind::BadInput,
-            ErrorKind::Unsupported,
-            ErrorKind::Limit,
-            ErrorKind::Io,
-            ErrorKind::Config,
-            ErrorKind::Cancelled,
-            ErrorKind::Internal,
-        ]
-        .into_iter()
-        .chain(storage.into_iter().map(ErrorKind::Storage));
-        for kind in kinds {
-            assert_eq!(
-                exit_code(kind, &stop),
-                audiopack_batch::ExitClass::of(kind, None).code,
-                "{kind:?}"
-            );
-        }
-    }
 }
