@@ -75,6 +75,7 @@ mod input;
 mod job;
 mod output;
 mod report;
+mod settings;
 mod tools;
 
 pub use builder::JobBuilder;
@@ -84,6 +85,7 @@ pub use input::Input;
 pub use job::Job;
 pub use output::Output;
 pub use report::{IngestReport, JobReport};
+pub use settings::{JobSettings, parse_preset, preset_name};
 pub use tools::{album_gain, loudness, probe, publish, publish_blocking};
 
 pub use audiopack_encode::NormalizePreset;

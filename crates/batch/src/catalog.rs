@@ -408,15 +408,8 @@ fn positive(text: Option<&str>) -> Result<Option<u32>, String> {
 }
 
 fn parse_preset(text: &str) -> Result<NormalizePreset, String> {
-    match text.to_ascii_lowercase().as_str() {
-        "streaming" => Ok(NormalizePreset::Streaming),
-        "quiet" => Ok(NormalizePreset::Quiet),
-        "broadcast" => Ok(NormalizePreset::Broadcast),
-        _ => Err(format!(
-            "{:?}: one of streaming, quiet, broadcast",
-            shown(text)
-        )),
-    }
+    audiopack::parse_preset(text)
+        .map_err(|_| format!("{:?}: one of streaming, quiet, broadcast", shown(text)))
 }
 
 #[cfg(test)]

@@ -75,6 +75,7 @@ pub mod junit;
 pub mod report;
 mod runner;
 mod s3;
+mod site;
 mod skip;
 
 pub use catalog::{
@@ -84,6 +85,7 @@ pub use cpu::process_cpu_seconds;
 pub use error::{BatchError, ExitClass, error_message};
 pub use report::{BatchReport, EXIT_TRACKS_FAILED, Totals, TrackEntry, TrackStatus};
 pub use runner::{BatchEvent, BatchEventHandler, BatchOptions, JobTemplate, run_batch};
+pub use site::{DonePackage, PackageSite};
 
 /// A catalog from the objects under `s3://bucket/prefix/` whose names end
 /// in an audio extension (id = the file name without it).

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use audiopack::{
-    ConfigError, Formats, IngestConfig, Input, Job, JobBuilder, Layout, Limits, NormalizePreset,
+    ConfigError, IngestConfig, Input, JobBuilder, JobSettings, Layout, Limits, NormalizePreset,
     Output, PublishOptions, S3Options,
 };
 use audiopack_batch::TrackSettings;
@@ -58,6 +58,15 @@ pub enum Command {
     /// to OUT/<id>/ each, resumably, on one shared CPU budget; writes
     /// OUT/batch-report.json (and JUnit XML with --junit).
     Batch(BatchArgs),
+    /// Put a catalog on a NATS JetStream work queue, one job per track
+    /// (idempotent: a job already queued, running or done is not sent
+    /// again).
+    Submit(SubmitArgs),
+    /// Pull jobs from the queue and run them until stopped (SIGTERM:
+    /// finish or hand back the jobs in hand, exit 0).
+    Worker(WorkerArgs),
+    /// The queue's jobs: counts, rate, ETA and each job's state.
+    Status(StatusArgs),
 }
 
 /// How to reach S3-compatible storage (credentials come from the standard
@@ -259,10 +268,10 @@ impl IngestArgs {
 }
 
 impl JobOptions {
-    /// The job these options describe, with a catalog row's settings over
-    /// them: the row's `preset` replaces `--preset` and `--target-lufs`,
-    /// its `target_lufs` replaces the target. No input or output yet.
-    pub fn job_for(&self, row: &TrackSettings) -> Result<JobBuilder, ConfigError> {
+    /// The package-shaping settings, with a catalog row's over them: the
+    /// row's `preset` replaces `--preset` and `--target-lufs`, its
+    /// `target_lufs` replaces the target.
+    pub fn settings(&self, row: &TrackSettings) -> JobSettings {
         let preset = row.preset.unwrap_or(match self.preset {
             Preset::Streaming => NormalizePreset::Streaming,
             Preset::Quiet => NormalizePreset::Quiet,
@@ -273,40 +282,34 @@ impl JobOptions {
             (None, Some(_)) => None,
             (None, None) => self.target_lufs,
         };
-        let formats = Formats::parse(&self.formats)
-            .map_err(|e| ConfigError::new("--formats", &self.formats, e.to_string()))?;
-        let segment =
-            std::time::Duration::try_from_secs_f64(self.segment_duration).map_err(|_| {
-                ConfigError::new(
-                    "--segment-duration",
-                    self.segment_duration,
-                    "1 to 20 s, a multiple of 0.02 s",
-                )
-            })?;
-        let mut job = Job::builder()
-            .preset(preset)
-            .limiter(self.limiter)
-            .formats(formats)
-            .layout(match self.layout {
+        JobSettings {
+            preset: audiopack::preset_name(preset).into(),
+            target_lufs,
+            true_peak_dbtp: self.true_peak,
+            limiter: self.limiter,
+            formats: self.formats.clone(),
+            layout: match self.layout {
                 LayoutArg::Segments => Layout::Segments,
                 LayoutArg::SingleFile => Layout::SingleFile,
-            })
-            .segment_duration(segment)
-            .lossless(!self.no_lossless)
-            .limits(self.input.to_config().limits)
-            .lenient(self.input.lenient)
+            },
+            segment_duration_seconds: self.segment_duration,
+            lossless: !self.no_lossless,
+            ladder: self.ladder.clone(),
+            max_channels: self.input.max_channels,
+            max_duration_seconds: self.input.max_duration,
+            lenient: self.input.lenient,
+        }
+    }
+
+    /// The job these options describe, with a catalog row's settings over
+    /// them (see [`settings`](Self::settings)), and this machine's storage
+    /// settings. No input or output yet.
+    pub fn job_for(&self, row: &TrackSettings) -> Result<JobBuilder, ConfigError> {
+        Ok(self
+            .settings(row)
+            .builder()?
             .storage(self.storage.s3_options())
-            .concurrency(usize::from(self.storage.concurrency));
-        if let Some(t) = target_lufs {
-            job = job.target_lufs(t);
-        }
-        if let Some(c) = self.true_peak {
-            job = job.true_peak_ceiling(c);
-        }
-        if let Some(ladder) = &self.ladder {
-            job = job.ladder(ladder.clone());
-        }
-        Ok(job)
+            .concurrency(usize::from(self.storage.concurrency)))
     }
 }
 
@@ -347,4 +350,107 @@ pub struct BatchArgs {
     pub album_gain: bool,
     #[command(flatten)]
     pub job: JobOptions,
+}
+
+/// How to reach the NATS server.
+#[derive(Debug, Clone, Args)]
+pub struct NatsArgs {
+    /// The NATS server: nats://host:4222, tls://… (TLS), user:password@ or
+    /// token@ before the host; comma-separated for a cluster.
+    #[arg(long, env = "NATS_URL", value_name = "URL", hide_env_values = true)]
+    pub nats: String,
+    /// A NATS credentials file (JWT and NKey seed).
+    #[arg(long, value_name = "FILE")]
+    pub nats_creds: Option<PathBuf>,
+}
+
+impl NatsArgs {
+    pub fn options(&self, client_name: &str) -> audiopack_worker::NatsOptions {
+        let mut options = audiopack_worker::NatsOptions::new(self.nats.clone());
+        options.creds_file = self.nats_creds.clone();
+        options.client_name = client_name.into();
+        options
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The catalog (as for `batch`): CSV or JSON Lines. Relative inputs are
+    /// made absolute: workers need s3:// inputs or a filesystem they all
+    /// mount at the same path.
+    #[arg(required_unless_present = "from", conflicts_with = "from")]
+    pub catalog: Option<PathBuf>,
+    /// Instead of a catalog: every audio object under s3://bucket/prefix/.
+    #[arg(long, value_name = "S3_PREFIX")]
+    pub from: Option<String>,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Output root: s3://bucket/prefix/ (or a directory every worker
+    /// shares); each package at <id>/.
+    #[arg(long, short)]
+    pub out: String,
+    /// Seconds without an ack or a heartbeat before a job goes to another
+    /// worker (the queue's consumer setting).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub ack_wait: u64,
+    /// Deliveries of one job at most (the queue's consumer setting).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(i64).range(1..=100))]
+    pub max_deliver: i64,
+    /// Send again the jobs recorded as failed.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Send every job again, whatever its state (workers still skip
+    /// packages already complete).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub job: JobOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// CPU threads this worker computes on, and jobs at once [default: the
+    /// number of cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Exit after taking K jobs.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_jobs: Option<u64>,
+    /// Seconds the jobs in hand may still take after SIGTERM before they
+    /// are cancelled and handed back.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub grace: f64,
+    /// Seconds before a job that failed for a passing reason (network,
+    /// storage) is tried again, by attempt; the last repeats.
+    #[arg(long, value_name = "SECONDS,…", default_value = "10,60,300")]
+    pub retry_backoff: String,
+    /// This worker's name in job states [default: host-pid].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// One JSON event per line on stdout (the default when stdout is not a
+    /// terminal).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Print one JSON object: total, queued, running, done, failed, jobs.
+    #[arg(long)]
+    pub json: bool,
+    /// Refresh until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between refreshes with --watch.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub interval: f64,
 }

@@ -10,7 +10,9 @@
 //! 9 bucket does not exist · 10 storage endpoint unreachable ·
 //! 11 storage failed (errors that persisted through every retry) ·
 //! 12 conflict · 13 `batch`: at least one track failed (the others
-//! finished; see OUT/batch-report.json) ·
+//! finished; see OUT/batch-report.json) · `submit`/`worker`/`status`: 10
+//! NATS server unreachable, 11 NATS refused an operation; a worker that
+//! stops on a systemic error exits with that error's code (7, 8, 9, 6) ·
 //! 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM.
 
 mod args;
@@ -18,6 +20,7 @@ mod batch_command;
 mod human;
 mod progress;
 mod signals;
+mod worker_command;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -45,8 +48,16 @@ fn main() -> ExitCode {
     // here) and reported as one `error:` line: the default hook's
     // "thread panicked at …" lines would break the one-line contract.
     std::panic::set_hook(Box::new(|_| {}));
-    if let Command::Batch(args) = &cli.command {
-        return batch(&cli, args, &cancel, &stop);
+    match &cli.command {
+        Command::Batch(args) => return batch(&cli, args, &cancel, &stop),
+        Command::Submit(args) => return queue_command(|| worker_command::submit(&cli, args)),
+        Command::Worker(args) => {
+            return queue_command(|| worker_command::worker(&cli, args, &cancel));
+        }
+        Command::Status(args) => {
+            return queue_command(|| worker_command::status(&cli, args, &cancel));
+        }
+        _ => {}
     }
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli, &cancel)));
     match outcome {
@@ -103,7 +114,9 @@ fn run(cli: &Cli, cancel: &CancellationToken) -> Result<(), Error> {
         }
         Command::Ingest(args) => ingest(cli, args, bar, cancel)?,
         Command::Publish(args) => publish(cli, args, cancel)?,
-        Command::Batch(_) => return Err(Error::internal("batch is run by main")),
+        Command::Batch(_) | Command::Submit(_) | Command::Worker(_) | Command::Status(_) => {
+            return Err(Error::internal("run by main"));
+        }
     }
     Ok(())
 }
@@ -154,6 +167,36 @@ fn batch(cli: &Cli, args: &BatchArgs, cancel: &CancellationToken, stop: &StopSig
         }
         Err(_) => {
             eprintln!("error: internal error (please report): the batch runner panicked");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `submit`, `worker`, `status`: their own exit code, or one `error:`
+/// line and the code of what stopped them.
+fn queue_command(command: impl FnOnce() -> Result<u8, audiopack_worker::WorkerError>) -> ExitCode {
+    use audiopack_batch::BatchError;
+    use audiopack_worker::WorkerError;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(command)) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
+            let line = match &e {
+                WorkerError::Batch(BatchError::Job(job)) => error_line(job),
+                WorkerError::Row {
+                    source_name,
+                    line,
+                    error,
+                } => format!(
+                    "error: {source_name}:{line}: {}",
+                    audiopack_batch::error_message(error)
+                ),
+                other => format!("error: {other}"),
+            };
+            eprintln!("{}", human::clean(&line));
+            ExitCode::from(e.exit_class().code)
+        }
+        Err(_) => {
+            eprintln!("error: internal error (please report): the command panicked");
             ExitCode::from(1)
         }
     }
