@@ -56,7 +56,10 @@ mod worker;
 
 pub use error::WorkerError;
 pub use message::{JobMessage, MESSAGE_VERSION, PoisonMessage, job_key};
-pub use queue::{CONSUMER, NatsOptions, QueueSettings, STATE_BUCKET, STREAM, SUBJECT, redact_url};
+pub use queue::{
+    CONSUMER, MAX_IN_FLIGHT, MAX_WAITING_PULLS, NatsOptions, QueueSettings, STATE_BUCKET, STREAM,
+    SUBJECT, redact_url,
+};
 pub use record::{JobRecord, JobState};
 pub use status::{JobStatus, Status, status};
 pub use submit::{SubmitOptions, SubmitSummary, submit};

@@ -4,8 +4,8 @@
 //! | object | name | settings |
 //! |---|---|---|
 //! | stream | `AUDIOPACK_JOBS` on subject `audiopack.jobs` | work-queue retention (a message is gone once acked or terminated), file storage (survives a broker restart), 2 min duplicate window |
-//! | consumer | `audiopack-workers` (durable, pull) | explicit acks, `ack_wait` (default 60 s; workers send in-progress acks every third of it), `max_deliver` (default 5) |
-//! | KV bucket | `audiopack-jobs` | one entry per job key: its [`JobRecord`](crate::JobRecord); file storage |
+//! | consumer | `audiopack-workers` (durable, pull) | explicit acks, `ack_wait` (default 60 s; workers send in-progress acks every third of it), `max_deliver` (default 5), up to 100,000 jobs in flight and 20,000 waiting pulls |
+//! | KV bucket | `audiopack-jobs` | one entry per job key, latest state only: its [`JobRecord`](crate::JobRecord); file storage |
 //!
 //! Every command creates what is missing (idempotently), so a worker may
 //! start before the first submit.
@@ -25,6 +25,11 @@ pub const SUBJECT: &str = "audiopack.jobs";
 pub const CONSUMER: &str = "audiopack-workers";
 /// The KV bucket holding each job's state.
 pub const STATE_BUCKET: &str = "audiopack-jobs";
+
+/// Jobs delivered and not yet acknowledged, fleet-wide, at most.
+pub const MAX_IN_FLIGHT: i64 = 100_000;
+/// Pull requests the consumer holds at once (one per idle worker slot).
+pub const MAX_WAITING_PULLS: i64 = 20_000;
 
 /// How to reach the NATS server. Credentials: a `.creds` file, or
 /// user/password or a token in the URL; `tls://` asks for TLS.
@@ -207,6 +212,10 @@ impl Queue {
             ack_policy: consumer::AckPolicy::Explicit,
             ack_wait: s.ack_wait,
             max_deliver: s.max_deliver,
+            // The server's defaults (1000 unacked, 512 waiting pulls) would
+            // cap a fleet at 1000 jobs in flight and ~500 slots.
+            max_ack_pending: MAX_IN_FLIGHT,
+            max_waiting: MAX_WAITING_PULLS,
             ..Default::default()
         };
         let consumer: consumer::PullConsumer = match stream.get_consumer(CONSUMER).await {
@@ -242,7 +251,8 @@ impl Queue {
                     name: format!("KV_{STATE_BUCKET}"),
                     description: Some("audiopack job state, one entry per job key".into()),
                     subjects: vec![format!("$KV.{STATE_BUCKET}.>")],
-                    max_messages_per_subject: 5,
+                    // The latest state only: 100 M jobs stay 100 M entries.
+                    max_messages_per_subject: 1,
                     storage: stream::StorageType::File,
                     allow_rollup: true,
                     deny_delete: true,
