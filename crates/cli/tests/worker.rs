@@ -576,6 +576,50 @@ fn sigterm_hands_a_long_job_back_after_the_grace_period_and_exits_0() {
 }
 
 #[test]
+fn a_job_whose_last_delivery_dies_with_its_worker_is_recorded_failed() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let catalog = catalog(tmp.path(), 1, 1, &[]);
+    ffmpeg_generate(
+        "anoisesrc=r=48000:a=0.3:d=30:s=3",
+        &["-ac", "2", "-c:a", "pcm_s24le"],
+        &tmp.path().join("masters/t01.wav"),
+    );
+    let nats = Nats::start(tmp.path());
+    let out = tmp.path().join("out");
+    submit(
+        bin(),
+        &nats,
+        &catalog,
+        s(&out),
+        &["--ack-wait", "1", "--max-deliver", "1"],
+    );
+    let doomed = Worker::spawn(bin(), &nats, &["--jobs", "1"]);
+    doomed.wait_for("t01 started", |e| e["event"] == "job-started");
+    doomed.signal("-KILL");
+    let _ = doomed.finish(Duration::from_secs(10));
+    // The next worker's pull makes the server give up on it: the advisory
+    // says so, and the job is failed rather than "running" forever.
+    let next = Worker::spawn(bin(), &nats, &["--jobs", "1"]);
+    let failed = next.wait_for("the give-up", |e| e["event"] == "job-failed");
+    assert_eq!(failed["class"], "max-deliveries", "{failed}");
+    next.signal("-TERM");
+    let (code, err, _) = next.finish(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{err}");
+    let st = status(&nats);
+    assert_eq!(st["failed"], 1, "{st}");
+    assert_eq!(st["running"], 0, "{st}");
+    assert_eq!(st["pending_messages"], 0, "{st}");
+    assert_eq!(st["unacknowledged_messages"], 0, "{st}");
+    let job = &st["jobs"][0];
+    assert!(
+        job["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("gave up after 1 deliveries")),
+        "{job}"
+    );
+}
+
+#[test]
 fn wrong_storage_credentials_stop_the_worker_instead_of_failing_every_job() {
     let tmp = tempfile::tempdir().expect("tmp");
     let catalog = catalog(tmp.path(), 3, 2, &[]);

@@ -171,6 +171,7 @@ impl Default for QueueSettings {
 pub(crate) struct Queue {
     pub client: async_nats::Client,
     pub js: jetstream::Context,
+    pub stream: stream::Stream,
     pub consumer: consumer::PullConsumer,
     pub kv: kv::Store,
     pub server: String,
@@ -271,6 +272,7 @@ impl Queue {
         Ok(Queue {
             client,
             js,
+            stream,
             consumer,
             kv,
             server,

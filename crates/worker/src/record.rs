@@ -7,6 +7,8 @@
 //!                             ├─► failed: bad input, unsupported, over limits, bad settings (Term)
 //!                             └─► failed: transient error on the last delivery (Term)
 //!  a message that is not a job ─► failed (key "poison-<stream sequence>")
+//!  the last delivery unanswered (worker killed) ─► failed, from the server's
+//!                                                 MAX_DELIVERIES advisory
 //! ```
 //!
 //! `done` is final: a worker never overwrites it (a redelivered job whose

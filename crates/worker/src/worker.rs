@@ -41,7 +41,7 @@ use tokio::task::JoinSet;
 
 use crate::error::WorkerError;
 use crate::message::JobMessage;
-use crate::queue::{NatsOptions, Queue};
+use crate::queue::{CONSUMER, NatsOptions, Queue, STREAM};
 use crate::record::{JobRecord, JobState, now};
 use crate::submit::package_location;
 
@@ -280,6 +280,7 @@ pub async fn run_worker(options: WorkerOptions) -> Result<WorkerSummary, WorkerE
         jobs,
         ack_wait_seconds: ack_wait.as_secs_f64(),
     });
+    let advisories = watch_max_deliveries(Arc::clone(&context)).await;
     let slots = Arc::new(Semaphore::new(jobs));
     let mut running: JoinSet<Outcome> = JoinSet::new();
     let mut summary = WorkerSummary::default();
@@ -365,11 +366,105 @@ pub async fn run_worker(options: WorkerOptions) -> Result<WorkerSummary, WorkerE
             () = &mut grace, if !context.abort.is_cancelled() => context.abort.cancel(),
         }
     }
+    if let Some(task) = advisories {
+        task.abort();
+    }
     let _ = context.queue.client.flush().await;
     match systemic {
         Some((class, message)) => Err(WorkerError::Systemic { class, message }),
         None => Ok(summary),
     }
+}
+
+/// A job whose last delivery was never answered (its worker died on the
+/// last attempt) is not redelivered, and nothing would record it: the
+/// server's MAX_DELIVERIES advisory names it. Every worker listens; the
+/// job is recorded `failed` and its message removed from the stream
+/// (idempotent, so several workers may do it).
+async fn watch_max_deliveries(context: Arc<Context>) -> Option<tokio::task::JoinHandle<()>> {
+    let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{STREAM}.{CONSUMER}");
+    let mut advisories = match context.queue.client.subscribe(subject).await {
+        Ok(s) => s,
+        Err(e) => {
+            context.emit(WorkerEvent::QueueError {
+                message: format!("listening for exhausted jobs: {e}"),
+            });
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        #[derive(serde::Deserialize)]
+        struct Advisory {
+            stream_seq: u64,
+            deliveries: u64,
+        }
+        while let Some(advisory) = advisories.next().await {
+            let Ok(advisory) = serde_json::from_slice::<Advisory>(&advisory.payload) else {
+                continue;
+            };
+            let Ok(raw) = context
+                .queue
+                .stream
+                .get_raw_message(advisory.stream_seq)
+                .await
+            else {
+                // Already handled (by another worker).
+                continue;
+            };
+            if let Ok(job) = JobMessage::parse(&raw.payload) {
+                let previous = context
+                    .queue
+                    .kv
+                    .get(job.key.as_str())
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|b| JobRecord::from_bytes(&b));
+                if !previous.as_ref().is_some_and(|r| r.state == JobState::Done) {
+                    let message = format!(
+                        "gave up after {} deliveries: the last worker to hold it stopped answering (killed, crashed, or past the ack wait without heartbeats)",
+                        advisory.deliveries
+                    );
+                    let record = JobRecord {
+                        state: JobState::Failed,
+                        message: Some(message.clone()),
+                        class: Some("max-deliveries".into()),
+                        attempts: u32::try_from(advisory.deliveries).unwrap_or(u32::MAX),
+                        finished_at: Some(now()),
+                        ..previous.unwrap_or_else(|| JobRecord {
+                            id: job.id.clone(),
+                            key: job.key.clone(),
+                            input: job.input.clone(),
+                            package: package_location(&job.output, &job.id),
+                            state: JobState::Queued,
+                            message: None,
+                            class: None,
+                            attempts: 0,
+                            worker: None,
+                            submitted_at: job.submitted_at,
+                            started_at: None,
+                            finished_at: None,
+                            audio_seconds: None,
+                            wall_seconds: None,
+                            skipped: false,
+                        })
+                    };
+                    context.record(&record).await;
+                    context.emit(WorkerEvent::JobFailed {
+                        id: job.id.clone(),
+                        key: job.key.clone(),
+                        class: "max-deliveries".into(),
+                        message,
+                    });
+                }
+            }
+            let _ = context
+                .queue
+                .stream
+                .delete_message(advisory.stream_seq)
+                .await;
+        }
+    }))
 }
 
 /// One message, or none within the long-poll.
