@@ -61,8 +61,14 @@ impl RunLock {
                 let _ = fs::remove_file(&pending);
                 continue;
             }
-            fs::rename(&pending, &path)?;
-            return Ok((RunLock { path, _file: file }, dir));
+            match fs::rename(&pending, &path) {
+                Ok(()) => return Ok((RunLock { path, _file: file }, dir)),
+                // Another run's sweep took the pending file for a dead
+                // run's between its creation and our lock (it could lock
+                // it first): the file we hold is unlinked. Another name.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
 }
@@ -207,6 +213,39 @@ mod tests {
             .expect("name")
             .to_string_lossy()
             .into_owned()
+    }
+
+    /// Runs creating working directories side by side each sweep the
+    /// others' family: a pending lock file swept between its creation and
+    /// its lock must not fail the run that made it (it was exit 6,
+    /// "creating the staging directory: No such file or directory", for
+    /// tracks of one batch).
+    #[test]
+    fn concurrent_runs_in_one_parent_never_fail_each_other() {
+        let parent = tempfile::tempdir().expect("tmp");
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let parent = parent.path().to_path_buf();
+                std::thread::spawn(move || {
+                    for _ in 0..300 {
+                        let dir =
+                            ScratchDir::new_in_family(&parent, &format!(".t{t}.run-"), &|n| {
+                                n.starts_with(".t") && n.contains(".run-")
+                            })
+                            .map_err(|e| e.to_string())?;
+                        if !dir.path().is_dir() {
+                            return Err("created directory missing".to_string());
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join()
+                .expect("thread")
+                .expect("every run got its directory");
+        }
     }
 
     #[test]
