@@ -36,8 +36,9 @@
 //! * **Resumable**: a package is published or swapped in only when whole
 //!   (the job's rule), and its `report.json` records the input's SHA-256
 //!   and the settings digest; a rerun after `kill -9` skips what was
-//!   finished and redoes the rest. The batch report is written when the
-//!   batch ends (a killed batch has none until the rerun).
+//!   finished and redoes the rest. The batch report is rewritten as tracks
+//!   finish (`stopped: "in-progress"`), so a killed batch leaves what it
+//!   finished on record; the rerun's replaces it.
 //! * **Failures stay per track**: a failing track's error is in its entry
 //!   (class, exit code, the message `ingest` prints); the others go on.
 //!

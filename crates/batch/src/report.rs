@@ -2,7 +2,8 @@
 //! class, message, digests, durations, loudness, gain) and the batch's
 //! totals. Written at the output's root when the batch ends, however it
 //! ends (a directory's through a temporary file renamed into place; an
-//! S3 prefix's as one object).
+//! S3 prefix's as one object), and while it runs as tracks finish (at
+//! most every 2 s, S3: 15 s) with `stopped: "in-progress"`.
 
 use serde::{Deserialize, Serialize};
 
@@ -128,7 +129,9 @@ pub struct BatchReport {
     pub output: String,
     /// CPU threads the batch computed on (and tracks at once).
     pub jobs: usize,
-    /// Why tracks were left unstarted: `max-failures`, `signal`.
+    /// Why tracks were left unstarted: `max-failures`, `signal`; or
+    /// `in-progress`: written while the batch ran (rows not finished yet
+    /// are `not-run`), what a batch killed before its end leaves.
     pub stopped: Option<String>,
     /// The command's exit code for this batch: 0, 13 (a track failed), or
     /// 128 + the stop signal.

@@ -258,21 +258,42 @@ pub async fn run_batch(
         crate::album::measure_albums(&context, &mut planned, &template, &budget).await;
     }
     let mut entries: Vec<Option<TrackEntry>> = vec![None; context.total];
+    let progress = ProgressReport::start(
+        &context,
+        &planned,
+        &catalog.source,
+        jobs,
+        started,
+        cpu_start,
+    );
     let mut stopped = None;
     let slots = Arc::new(Semaphore::new(jobs));
     let mut running = JoinSet::new();
     let cancel = context.options.cancel.clone();
     for planned in planned {
+        let mut settled = false;
         while let Some(done) = running.try_join_next() {
             settle(&mut entries, done);
+            settled = true;
+        }
+        if settled {
+            progress.update(&entries);
         }
         if let Some(failed) = planned.failed {
             entries[planned.index] = Some(failed);
             continue;
         }
-        let permit = tokio::select! {
-            permit = Arc::clone(&slots).acquire_owned() => permit.ok(),
-            () = cancel.cancelled() => None,
+        // While waiting for a slot, settle tracks as they end (the report
+        // written during the run stays current).
+        let permit = loop {
+            tokio::select! {
+                permit = Arc::clone(&slots).acquire_owned() => break permit.ok(),
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    settle(&mut entries, done);
+                    progress.update(&entries);
+                }
+                () = cancel.cancelled() => break None,
+            }
         };
         let why_not = if cancel.is_cancelled() {
             Some("signal")
@@ -326,7 +347,9 @@ pub async fn run_batch(
     }
     while let Some(done) = running.join_next().await {
         settle(&mut entries, done);
+        progress.update(&entries);
     }
+    progress.finish().await;
     if cancel.is_cancelled() {
         stopped = Some("signal".into());
     }
@@ -376,6 +399,124 @@ pub async fn run_batch(
         totals: report.totals.clone(),
     });
     Ok(report)
+}
+
+/// `batch-report.json` while the batch runs: a writer task rewrites it
+/// (whole, atomically) when tracks have finished since its last write, at
+/// most every 2 s (a directory) or 15 s (S3: one PUT each), with
+/// `stopped: "in-progress"` and the unfinished rows as `not-run`, so a
+/// batch killed with `kill -9` still leaves what it finished on record.
+/// [`finish`](Self::finish) stops it before the final report is written.
+struct ProgressReport {
+    state: Arc<std::sync::Mutex<(Vec<Option<TrackEntry>>, bool)>>,
+    stop: CancellationToken,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl ProgressReport {
+    fn start(
+        context: &Arc<Context>,
+        planned: &[Planned],
+        catalog: &str,
+        jobs: usize,
+        started: Instant,
+        cpu_start: Option<f64>,
+    ) -> ProgressReport {
+        let mut bases: Vec<Option<TrackEntry>> = vec![None; context.total];
+        for p in planned {
+            if let Some(slot) = bases.get_mut(p.index) {
+                *slot = Some(p.entry.clone());
+            }
+        }
+        let every = match context.destination {
+            Destination::Dir(_) => std::time::Duration::from_secs(2),
+            Destination::S3 { .. } => std::time::Duration::from_secs(15),
+        };
+        let state = Arc::new(std::sync::Mutex::new((vec![None; context.total], false)));
+        let stop = CancellationToken::new();
+        let writer = {
+            let (state, stop, context) = (Arc::clone(&state), stop.clone(), Arc::clone(context));
+            let catalog = catalog.to_string();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(every) => {}
+                        () = stop.cancelled() => return,
+                    }
+                    let entries = {
+                        let mut guard = state
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if !guard.1 {
+                            continue;
+                        }
+                        guard.1 = false;
+                        guard.0.clone()
+                    };
+                    let tracks: Vec<TrackEntry> = bases
+                        .iter()
+                        .zip(entries)
+                        .filter_map(|(base, done)| {
+                            done.or_else(|| {
+                                base.clone().map(|base| TrackEntry {
+                                    status: TrackStatus::NotRun,
+                                    class: "not-run".into(),
+                                    exit_code: 0,
+                                    message: Some(
+                                        "not finished when this report was written".into(),
+                                    ),
+                                    ..base
+                                })
+                            })
+                        })
+                        .collect();
+                    let wall = started.elapsed().as_secs_f64();
+                    let cpu = match (cpu_start, crate::cpu::process_cpu_seconds()) {
+                        (Some(a), Some(b)) => Some(b - a),
+                        _ => None,
+                    };
+                    let report = BatchReport {
+                        schema_version: BATCH_REPORT_VERSION,
+                        tool: "audiopack".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        catalog: catalog.clone(),
+                        output: context.destination.label(),
+                        jobs,
+                        stopped: Some("in-progress".into()),
+                        exit_code: 0,
+                        totals: totals(&tracks, wall, cpu),
+                        tracks,
+                    };
+                    // Best effort: the final report is the one that must land.
+                    let _ = context
+                        .destination
+                        .write_root_file(BATCH_REPORT, report.to_json())
+                        .await;
+                }
+            })
+        };
+        ProgressReport {
+            state,
+            stop,
+            writer,
+        }
+    }
+
+    /// The rows finished so far.
+    fn update(&self, entries: &[Option<TrackEntry>]) {
+        let mut guard = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.0 = entries.to_vec();
+        guard.1 = true;
+    }
+
+    /// Stops the writer, after the write it may be doing.
+    async fn finish(self) {
+        self.stop.cancel();
+        let _ = self.writer.await;
+    }
 }
 
 fn settle(

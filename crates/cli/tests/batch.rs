@@ -62,8 +62,19 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf8 path")
 }
 
+/// stderr, and the failed tracks' events from stdout (for assertion
+/// messages).
 fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    let failures: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"track-failed\""))
+        .map(str::to_string)
+        .collect();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        failures.join("\n")
+    )
 }
 
 /// The JSON events on stdout.
@@ -292,16 +303,14 @@ fn reruns_skip_what_is_done_and_a_changed_setting_re_encodes() {
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let report = read_json(&out.join("batch-report.json"));
     assert!(statuses(&report).values().all(|s| s == "done"), "{report}");
-    let first_wall = report["totals"]["wall_seconds"].as_f64().expect("wall");
     let stamps: Vec<_> = ["t1", "t2", "t3"]
         .iter()
         .map(|id| modified(&out.join(id).join("report.json")))
         .collect();
 
-    // Identical rerun: everything skipped, nothing rewritten, fast.
-    let started = Instant::now();
+    // Identical rerun: everything skipped, nothing decoded or rewritten
+    // (its speed is in benches/batch.sh, not asserted here).
     let again = batch(&[s(&catalog), "--out", s(&out), "--json"]);
-    let rerun_wall = started.elapsed().as_secs_f64();
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     let ev = events(&again);
     assert_eq!(count(&ev, "track-skipped"), 3, "{ev:?}");
@@ -320,10 +329,6 @@ fn reruns_skip_what_is_done_and_a_changed_setting_re_encodes() {
             "{id} rewritten"
         );
     }
-    assert!(
-        rerun_wall < 5.0 && rerun_wall < first_wall,
-        "rerun took {rerun_wall:.2} s (first run {first_wall:.2} s)"
-    );
 
     // A changed input is encoded again, the others stay.
     tone(&tmp.path().join("masters"), "t2", 1000, 3);
@@ -488,7 +493,7 @@ fn killed_mid_batch_then_rerun_completes_only_what_was_missing() {
     masters(tmp.path(), 5, 4);
     // t3 is long noise: surely still encoding when the kill comes.
     ffmpeg_generate(
-        "anoisesrc=r=48000:a=0.3:d=40:s=5",
+        "anoisesrc=r=48000:a=0.3:d=60:s=5",
         &["-ac", "2", "-c:a", "pcm_s24le"],
         &tmp.path().join("masters/t3.wav"),
     );
@@ -499,9 +504,24 @@ fn killed_mid_batch_then_rerun_completes_only_what_was_missing() {
     let catalog = csv_catalog(tmp.path(), &rows);
     let out = tmp.path().join("out");
     let args = [s(&catalog), "--out", s(&out), "--jobs", "1"];
-    // Killed while the third track encodes.
+    // Killed while the third track encodes, once the report written while
+    // the batch runs has the first two.
+    let progress_report = out.join("batch-report.json");
     let (code, seen) = interrupt(&args, "-KILL", |e| {
-        e["event"] == "track-started" && e["id"] == "t3"
+        if !(e["event"] == "track-started" && e["id"] == "t3") {
+            return false;
+        }
+        let deadline = Instant::now() + std::time::Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(bytes) = std::fs::read(&progress_report)
+                && let Ok(report) = serde_json::from_slice::<Value>(&bytes)
+                && statuses(&report).get("t2").is_some_and(|s| s == "done")
+            {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("no in-progress batch report with t1 and t2 done");
     });
     assert_eq!(code, None, "killed by a signal");
     let finished: Vec<String> = seen
@@ -510,7 +530,19 @@ fn killed_mid_batch_then_rerun_completes_only_what_was_missing() {
         .map(|e| e["id"].as_str().expect("id").to_string())
         .collect();
     assert_eq!(finished, ["t1", "t2"]);
-    assert!(!out.join("batch-report.json").exists());
+    // What the killed batch left on record: the finished tracks, the rest
+    // not finished, and that it was written mid-run.
+    let left = read_json(&progress_report);
+    assert_eq!(left["stopped"], "in-progress", "{left}");
+    let st = statuses(&left);
+    assert_eq!(
+        (st["t1"].as_str(), st["t2"].as_str()),
+        ("done", "done"),
+        "{left}"
+    );
+    for id in ["t3", "t4", "t5"] {
+        assert_eq!(st[id], "not-run", "{left}");
+    }
     let stamps: Vec<_> = finished
         .iter()
         .map(|id| modified(&out.join(id).join("report.json")))
