@@ -51,6 +51,7 @@ pub struct JobBuilder {
     policy: Option<ObjectPolicy>,
     spool_dir: Option<PathBuf>,
     album: Option<(AlbumGain, TrackMeasurement)>,
+    album_members: Option<String>,
     preflighted: bool,
 }
 
@@ -211,6 +212,14 @@ impl JobBuilder {
         self
     }
 
+    /// With [`album`](Self::album): a digest of the album's members (see
+    /// [`crate::album_members_digest`]), recorded in the settings digest so
+    /// a changed album re-encodes its tracks.
+    pub fn album_members(mut self, digest: impl Into<String>) -> Self {
+        self.album_members = Some(digest.into());
+        self
+    }
+
     /// The destination was checked already (a batch checks its prefix once
     /// for all its tracks): skip the store preflight (HeadBucket and a
     /// multipart create/abort) of this job. A destination that refuses
@@ -345,6 +354,7 @@ impl JobBuilder {
             lossless: !self.no_lossless,
             cpu,
             album,
+            album_members: self.album_members,
         };
         // What the lower layers check, in case a rule exists only there.
         config

@@ -78,6 +78,22 @@ impl Job {
         self.config.settings_digest()
     }
 
+    /// The settings digest this job would have as a track of the album
+    /// whose members digest is `members` ([`crate::album_members_digest`]),
+    /// before the album is measured: what tells a rerun that a whole album
+    /// is done without decoding it.
+    pub fn album_settings_digest(&self, members: &str) -> String {
+        let mut config = self.config.clone();
+        config.album = Some(config.album.unwrap_or(audiopack_pipeline::AlbumGain {
+            integrated_lufs: None,
+            gain_db: 0.0,
+            tracks: 0,
+            peak_capped: false,
+        }));
+        config.album_members = Some(members.to_string());
+        config.settings_digest()
+    }
+
     /// The loudness target, ceiling and limiter setting (for
     /// [`crate::album_gain`]).
     pub fn normalize(&self) -> &audiopack_encode::NormalizeConfig {

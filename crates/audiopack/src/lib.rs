@@ -86,7 +86,7 @@ pub use job::Job;
 pub use output::Output;
 pub use report::{IngestReport, JobReport};
 pub use settings::{JobSettings, parse_preset, preset_name};
-pub use tools::{album_gain, loudness, probe, publish, publish_blocking};
+pub use tools::{album_gain, album_members_digest, loudness, probe, publish, publish_blocking};
 
 pub use audiopack_encode::NormalizePreset;
 pub use audiopack_ingest::{IngestConfig, Limits, ScanReport};

@@ -92,3 +92,11 @@ pub fn album_gain(
 ) -> Result<crate::AlbumGain, Error> {
     Ok(audiopack_pipeline::album_gain(tracks, normalize)?)
 }
+
+/// The digest of an album's members that decides its gain: SHA-256 over
+/// their inputs' SHA-256s (hex), sorted, so row order does not matter.
+pub fn album_members_digest<'a>(input_sha256s: impl IntoIterator<Item = &'a str>) -> String {
+    let mut all: Vec<&str> = input_sha256s.into_iter().collect();
+    all.sort_unstable();
+    crate::sha256_hex(all.join("\n").as_bytes())
+}

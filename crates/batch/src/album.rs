@@ -10,9 +10,13 @@
 //!  a track whose measure fails is failed; its album's gain comes from the rest
 //! ```
 //!
-//! The settings digest of an album track includes the album's gain, so a
-//! rerun measures the album again (one decode per track) before it can
-//! tell that the packages there are the same and skip their encodes.
+//! The settings digest of an album track records album mode and the
+//! album's members digest (SHA-256 over its inputs' SHA-256s), which with
+//! the settings decide the gain. So before measuring, every member's input
+//! is hashed (read, not decoded): an album whose every package is complete
+//! for that digest is skipped whole, without a decode; an album that
+//! changed (a track added or removed, a master replaced) gets a new
+//! digest, and all its tracks are encoded again with the new gain.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,9 +27,11 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::catalog::{Catalog, CatalogError};
+use crate::destination::Destination;
 use crate::error::{BatchError, ExitClass, error_message};
 use crate::report::{TrackEntry, TrackStatus};
 use crate::runner::{BatchEvent, Context, JobTemplate, Planned, track_job};
+use crate::skip;
 
 /// Every album's rows share one loudness setting (target, ceiling,
 /// limiter): one gain cannot serve two targets.
@@ -97,6 +103,58 @@ pub(crate) async fn measure_albums(
     }
     if albums.is_empty() {
         return;
+    }
+    // Each album's members digest (its inputs hashed, not decoded); an
+    // album whose every package is already complete for it is skipped
+    // whole, without measuring.
+    let mut members: BTreeMap<String, String> = BTreeMap::new();
+    let mut done_albums = Vec::new();
+    for (album, indices) in &albums {
+        let mut sums = Vec::new();
+        for &i in indices {
+            let sum = tokio::select! {
+                sum = Destination::input_sha256(&context.s3, &planned[i].track.input) => sum.ok(),
+                () = context.options.cancel.cancelled() => return,
+            };
+            match sum {
+                Some(sum) => sums.push(sum),
+                // Its measure will say what is wrong with the input.
+                None => break,
+            }
+        }
+        if sums.len() != indices.len() {
+            continue;
+        }
+        let key = audiopack::album_members_digest(sums.iter().map(String::as_str));
+        let mut complete = true;
+        for &i in indices {
+            let p = &planned[i];
+            let digest = p.job.album_settings_digest(&key);
+            let decision = skip::check(
+                &context.destination,
+                &context.s3,
+                &p.entry.id,
+                &p.entry.input,
+                &digest,
+            )
+            .await;
+            if !matches!(decision, skip::Decision::Skip(_)) {
+                complete = false;
+                break;
+            }
+        }
+        if complete {
+            for &i in indices {
+                let p = &mut planned[i];
+                // The track's own skip check then finds it done.
+                p.entry.settings_digest = p.job.album_settings_digest(&key);
+            }
+            done_albums.push(album.clone());
+        }
+        members.insert(album.clone(), key);
+    }
+    for album in done_albums {
+        albums.remove(&album);
     }
     // Pass 1 of every album track, `jobs` at once.
     let slots = Arc::new(Semaphore::new(context.options.jobs.max(1)));
@@ -181,8 +239,13 @@ pub(crate) async fn measure_albums(
             let job = template(&p.track.settings)
                 .map_err(audiopack::Error::from)
                 .and_then(|b| {
+                    let b = b.album(gain, measurement);
+                    let b = match members.get(&album) {
+                        Some(key) => b.album_members(key.clone()),
+                        None => b,
+                    };
                     track_job(
-                        b.album(gain, measurement),
+                        b,
                         &p.track,
                         &context.destination,
                         &context.s3,

@@ -821,14 +821,45 @@ fn album_gain_matches_ffmpeg_over_the_concatenated_album() {
             < 0.5
     );
 
-    // A rerun measures the album again and skips every encode.
+    // An identical rerun skips the whole album without measuring it (its
+    // inputs are hashed, not decoded).
     let again = batch(&[s(&catalog), "--out", s(&out), "--album-gain", "--json"]);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let ev = events(&again);
+    assert_eq!(count(&ev, "album-measured"), 0, "{ev:?}");
     let report = read_json(&out.join("batch-report.json"));
     assert!(
         statuses(&report).values().all(|s| s == "skipped"),
         "{report}"
     );
+
+    // A track added to the album changes its gain: the album is measured
+    // again and every one of its tracks encoded again with the new gain.
+    make("d", "sine=f=300:d=4:sample_rate=48000", "volume=0.9");
+    let mut text = std::fs::read_to_string(&catalog).expect("catalog");
+    text.push_str("d,masters/d.wav,Album One,4\n");
+    std::fs::write(&catalog, text).expect("catalog");
+    let grown = batch(&[s(&catalog), "--out", s(&out), "--album-gain", "--json"]);
+    assert_eq!(grown.status.code(), Some(0), "{}", stderr(&grown));
+    let ev = events(&grown);
+    let measured: Vec<_> = ev
+        .iter()
+        .filter(|e| e["event"] == "album-measured")
+        .collect();
+    assert_eq!(measured.len(), 1, "{ev:?}");
+    assert_eq!(measured[0]["tracks"], 4);
+    let new_gain = measured[0]["gain_db"].as_f64().expect("gain");
+    assert!((new_gain - gain).abs() > 0.1, "{gain} -> {new_gain}");
+    let report = read_json(&out.join("batch-report.json"));
+    for id in ["a", "b", "c", "d"] {
+        assert_eq!(entry(&report, id)["status"], "done", "{report}");
+        let package = read_json(&out.join(id).join("report.json"));
+        assert_eq!(
+            package["loudness"]["album"]["gain_db"].as_f64(),
+            Some(new_gain)
+        );
+    }
+    assert_eq!(entry(&report, "solo")["status"], "skipped");
     // Without --album-gain the album's tracks get their own gains again.
     let own = batch(&[s(&catalog), "--out", s(&out), "--json"]);
     assert_eq!(own.status.code(), Some(0), "{}", stderr(&own));

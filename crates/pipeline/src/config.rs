@@ -103,6 +103,11 @@ pub struct JobConfig {
     /// The album's gain ([`crate::album_gain`]) instead of the track's
     /// own; still held under the ceiling (by the gain, or the limiter).
     pub album: Option<crate::AlbumGain>,
+    /// With `album`: a digest of the album's members (their inputs'
+    /// SHA-256s), which decide its gain; part of the settings digest so a
+    /// track whose album changed (a track added, another's master
+    /// replaced) is encoded again.
+    pub album_members: Option<String>,
 }
 
 impl Default for JobConfig {
@@ -117,6 +122,7 @@ impl Default for JobConfig {
             lossless: true,
             cpu: None,
             album: None,
+            album_members: None,
         }
     }
 }

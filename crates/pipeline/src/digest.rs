@@ -54,16 +54,19 @@ struct Settings<'a> {
     lossless: bool,
     strict: bool,
     album: bool,
+    // Absent outside albums, so those digests are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    album_members: Option<&'a str>,
 }
 
 impl JobConfig {
     /// Hex SHA-256 of the settings that shape the package (loudness
     /// target and ceiling, limiter, ladder, formats, layout, segment
-    /// length, lossless tier, strictness, album mode, the package format
-    /// version). Recorded as `settings_digest` in `report.json`. An
-    /// album's gain value is not in it: it follows from the album's
-    /// inputs, so an album whose every track has the same input digest
-    /// and settings digest has the same gain.
+    /// length, lossless tier, strictness, album mode and the album's
+    /// members, the package format version). Recorded as
+    /// `settings_digest` in `report.json`. An album's gain value is not in
+    /// it: it follows from the album's members (their input digests) and
+    /// these settings, so it is known before the album is measured.
     pub fn settings_digest(&self) -> String {
         let n = &self.normalize;
         let settings = Settings {
@@ -80,6 +83,7 @@ impl JobConfig {
             lossless: self.lossless,
             strict: self.ingest.strict,
             album: self.album.is_some(),
+            album_members: self.album.and(self.album_members.as_deref()),
         };
         let bytes = serde_json::to_vec(&settings).unwrap_or_default();
         hex(&Sha256::digest(&bytes))
