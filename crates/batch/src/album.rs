@@ -126,8 +126,12 @@ pub(crate) async fn measure_albums(
             continue;
         }
         let key = audiopack::album_members_digest(sums.iter().map(String::as_str));
+        for (&i, sum) in indices.iter().zip(&sums) {
+            // Read once: the track's own skip check uses it too.
+            planned[i].entry.input_sha256 = Some(sum.clone());
+        }
         let mut complete = true;
-        for &i in indices {
+        for (&i, sum) in indices.iter().zip(&sums) {
             let p = &planned[i];
             let digest = p.job.album_settings_digest(&key);
             let decision = skip::check(
@@ -136,6 +140,7 @@ pub(crate) async fn measure_albums(
                 &p.entry.id,
                 &p.entry.input,
                 &digest,
+                Some(sum),
             )
             .await;
             if !matches!(decision, skip::Decision::Skip(_)) {

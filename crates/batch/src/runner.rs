@@ -628,7 +628,14 @@ async fn run_track(context: &Context, planned: Planned) -> TrackEntry {
     let total = context.total;
     let cancel = &context.options.cancel;
     let decision = tokio::select! {
-        d = skip::check(&context.destination, &context.s3, &entry.id, &entry.input, &entry.settings_digest) => Some(d),
+        d = skip::check(
+            &context.destination,
+            &context.s3,
+            &entry.id,
+            &entry.input,
+            &entry.settings_digest,
+            entry.input_sha256.as_deref(),
+        ) => Some(d),
         () = cancel.cancelled() => None,
     };
     let reason = match decision {

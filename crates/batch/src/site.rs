@@ -76,7 +76,7 @@ impl PackageSite {
     /// Reads the package's report and listing and hashes the input; never
     /// decodes.
     pub async fn check(&self, id: &str, input: &str, digest: &str) -> Result<DonePackage, String> {
-        match skip::check(&self.destination, &self.s3, id, input, digest).await {
+        match skip::check(&self.destination, &self.s3, id, input, digest, None).await {
             Decision::Skip(summary) => Ok(DonePackage {
                 input_sha256: summary.input.sha256.clone(),
                 audio_seconds: summary.input.duration_seconds,

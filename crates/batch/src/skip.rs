@@ -78,13 +78,16 @@ pub(crate) enum Decision {
 }
 
 /// Checks track `id` (input `input`, settings digest `digest`) against
-/// what `destination` holds.
+/// what `destination` holds. `input_sha256`: the input's digest when the
+/// caller already read it (an album's members are hashed before their
+/// album is measured), so it is not read again.
 pub(crate) async fn check(
     destination: &Destination,
     s3: &S3Side,
     id: &str,
     input: &str,
     digest: &str,
+    input_sha256: Option<&str>,
 ) -> Decision {
     let report = match destination.read_report(s3, id, MAX_REPORT_BYTES).await {
         Ok(Some(bytes)) => bytes,
@@ -107,6 +110,13 @@ pub(crate) async fn check(
     let Some(recorded) = summary.input.sha256.as_deref() else {
         return Decision::Run("no input digest in its report".into());
     };
+    if let Some(known) = input_sha256 {
+        return if known == recorded {
+            Decision::Skip(Box::new(summary))
+        } else {
+            Decision::Run("input changed".into())
+        };
+    }
     match Destination::input_sha256(s3, input).await {
         Ok(sha) if sha == recorded => Decision::Skip(Box::new(summary)),
         Ok(_) => Decision::Run("input changed".into()),
