@@ -132,23 +132,6 @@ fn sha256_of(path: &Path) -> String {
         .to_string()
 }
 
-/// `dir` holds a complete package: every file its report lists, with the
-/// listed size, and the manifests.
-fn assert_complete_package(dir: &Path) {
-    let report = read_json(&dir.join("report.json"));
-    let files = report["files"].as_array().expect("files");
-    assert!(!files.is_empty(), "{}: no files listed", dir.display());
-    for f in files {
-        let path = dir.join(f["path"].as_str().expect("path"));
-        let len = std::fs::metadata(&path)
-            .unwrap_or_else(|_| panic!("{} missing", path.display()))
-            .len();
-        assert_eq!(Some(len), f["bytes"].as_u64(), "{}", path.display());
-    }
-    assert!(dir.join("master.m3u8").is_file());
-    assert!(dir.join("manifest.mpd").is_file());
-}
-
 /// Nothing hidden (staging, temporary files) left directly under `out`.
 fn assert_no_leftovers(out: &Path) {
     let hidden: Vec<_> = std::fs::read_dir(out)

@@ -290,24 +290,6 @@ fn jobs_by_id(status: &Value) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// Every file the package's report.json lists is there with its size.
-fn assert_complete_package(dir: &Path) {
-    let report: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("report.json"))
-            .expect("report");
-    let files = report["files"].as_array().expect("files");
-    assert!(!files.is_empty());
-    for f in files {
-        let path = dir.join(f["path"].as_str().expect("path"));
-        let len = std::fs::metadata(&path)
-            .unwrap_or_else(|_| panic!("{} missing", path.display()))
-            .len();
-        assert_eq!(Some(len), f["bytes"].as_u64(), "{}", path.display());
-    }
-    assert!(dir.join("master.m3u8").is_file());
-    assert!(dir.join("manifest.mpd").is_file());
-}
-
 fn s3_command(scratch: &Path, secret: &str) -> Command {
     let mut c = with_keys(s3_isolated(), AK, secret);
     c.env("TMPDIR", scratch);

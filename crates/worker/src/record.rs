@@ -88,6 +88,27 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
+    /// A job just queued: nothing tried yet.
+    pub fn queued(job: &crate::JobMessage) -> JobRecord {
+        JobRecord {
+            id: job.id.clone(),
+            key: job.key.clone(),
+            input: job.input.clone(),
+            package: crate::submit::package_location(&job.output, &job.id),
+            state: JobState::Queued,
+            message: None,
+            class: None,
+            attempts: 0,
+            worker: None,
+            submitted_at: job.submitted_at,
+            started_at: None,
+            finished_at: None,
+            audio_seconds: None,
+            wall_seconds: None,
+            skipped: false,
+        }
+    }
+
     /// The JSON value stored.
     pub fn to_bytes(&self) -> bytes::Bytes {
         bytes::Bytes::from(serde_json::to_vec(self).unwrap_or_default())

@@ -62,7 +62,6 @@ pub struct SubmitSummary {
 /// A job ready to send.
 struct Prepared {
     message: JobMessage,
-    package: String,
 }
 
 /// Where package `id` goes under `output`.
@@ -143,7 +142,6 @@ pub async fn submit(
                 settings_digest,
                 submitted_at,
             },
-            package,
         });
     }
 
@@ -199,23 +197,7 @@ pub async fn submit(
             continue;
         }
         summary.new += 1;
-        let queued = JobRecord {
-            id: job.message.id.clone(),
-            key: key.clone(),
-            input: job.message.input.clone(),
-            package: job.package,
-            state: JobState::Queued,
-            message: None,
-            class: None,
-            attempts: 0,
-            worker: None,
-            submitted_at,
-            started_at: None,
-            finished_at: None,
-            audio_seconds: None,
-            wall_seconds: None,
-            skipped: false,
-        };
+        let queued = JobRecord::queued(&job.message);
         let written = match &existing {
             None => queue
                 .kv

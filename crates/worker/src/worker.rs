@@ -43,7 +43,6 @@ use crate::error::WorkerError;
 use crate::message::JobMessage;
 use crate::queue::{CONSUMER, NatsOptions, Queue, STREAM};
 use crate::record::{JobRecord, JobState, now};
-use crate::submit::package_location;
 
 /// Called with every [`WorkerEvent`]; keep it short.
 pub type WorkerEventHandler = Arc<dyn Fn(&WorkerEvent) + Send + Sync + 'static>;
@@ -226,8 +225,10 @@ impl Context {
     /// Writes a job's state; `done` is never overwritten.
     async fn record(&self, record: &JobRecord) {
         if record.state != JobState::Done
-            && let Ok(Some(existing)) = self.queue.kv.get(record.key.as_str()).await
-            && JobRecord::from_bytes(&existing).is_some_and(|r| r.state == JobState::Done)
+            && self
+                .stored(&record.key)
+                .await
+                .is_some_and(|r| r.state == JobState::Done)
         {
             return;
         }
@@ -241,6 +242,12 @@ impl Context {
                 message: format!("recording the state of {}: {e}", record.id),
             });
         }
+    }
+
+    /// The job's stored state, if there is a readable one.
+    async fn stored(&self, key: &str) -> Option<JobRecord> {
+        let bytes = self.queue.kv.get(key).await.ok().flatten()?;
+        JobRecord::from_bytes(&bytes)
     }
 
     async fn site(&self, output: &str) -> Result<Arc<PackageSite>, audiopack_batch::BatchError> {
@@ -412,14 +419,7 @@ async fn watch_max_deliveries(context: Arc<Context>) -> Option<tokio::task::Join
                 continue;
             };
             if let Ok(job) = JobMessage::parse(&raw.payload) {
-                let previous = context
-                    .queue
-                    .kv
-                    .get(job.key.as_str())
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|b| JobRecord::from_bytes(&b));
+                let previous = context.stored(&job.key).await;
                 if !previous.as_ref().is_some_and(|r| r.state == JobState::Done) {
                     let message = format!(
                         "gave up after {} deliveries: the last worker to hold it stopped answering (killed, crashed, or past the ack wait without heartbeats)",
@@ -431,23 +431,7 @@ async fn watch_max_deliveries(context: Arc<Context>) -> Option<tokio::task::Join
                         class: Some("max-deliveries".into()),
                         attempts: u32::try_from(advisory.deliveries).unwrap_or(u32::MAX),
                         finished_at: Some(now()),
-                        ..previous.unwrap_or_else(|| JobRecord {
-                            id: job.id.clone(),
-                            key: job.key.clone(),
-                            input: job.input.clone(),
-                            package: package_location(&job.output, &job.id),
-                            state: JobState::Queued,
-                            message: None,
-                            class: None,
-                            attempts: 0,
-                            worker: None,
-                            submitted_at: job.submitted_at,
-                            started_at: None,
-                            finished_at: None,
-                            audio_seconds: None,
-                            wall_seconds: None,
-                            skipped: false,
-                        })
+                        ..previous.unwrap_or_else(|| JobRecord::queued(&job))
                     };
                     context.record(&record).await;
                     context.emit(WorkerEvent::JobFailed {
@@ -544,37 +528,21 @@ async fn handle(context: &Context, message: jetstream::Message) -> Outcome {
             return Outcome::Failed;
         }
     };
-    let previous = context
-        .queue
-        .kv
-        .get(job.key.as_str())
-        .await
-        .ok()
-        .flatten()
-        .and_then(|b| JobRecord::from_bytes(&b));
+    let previous = context.stored(&job.key).await;
     if previous.as_ref().is_some_and(|r| r.state == JobState::Done) {
         acknowledge(context, &message, AckKind::Ack).await;
         return Outcome::Done { skipped: true };
     }
     let started = Instant::now();
     let mut record = JobRecord {
-        id: job.id.clone(),
-        key: job.key.clone(),
-        input: job.input.clone(),
-        package: package_location(&job.output, &job.id),
         state: JobState::Running,
-        message: None,
-        class: None,
         attempts: delivered,
         worker: Some(worker),
         submitted_at: previous
             .as_ref()
             .map_or(job.submitted_at, |r| r.submitted_at),
         started_at: Some(now()),
-        finished_at: None,
-        audio_seconds: None,
-        wall_seconds: None,
-        skipped: false,
+        ..JobRecord::queued(&job)
     };
     context.record(&record).await;
 

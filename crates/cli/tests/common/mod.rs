@@ -311,3 +311,22 @@ pub fn s3_ingest(
         .args(["ingest", input, "--out", out, "--endpoint-url", endpoint]);
     command
 }
+
+/// `dir` holds a complete package: every file its `report.json` lists,
+/// with the listed size, and the HLS and DASH entry points.
+pub fn assert_complete_package(dir: &Path) {
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("report.json"))
+            .expect("report");
+    let files = report["files"].as_array().expect("files");
+    assert!(!files.is_empty(), "{}: no files listed", dir.display());
+    for f in files {
+        let path = dir.join(f["path"].as_str().expect("path"));
+        let len = std::fs::metadata(&path)
+            .unwrap_or_else(|_| panic!("{} missing", path.display()))
+            .len();
+        assert_eq!(Some(len), f["bytes"].as_u64(), "{}", path.display());
+    }
+    assert!(dir.join("master.m3u8").is_file());
+    assert!(dir.join("manifest.mpd").is_file());
+}
