@@ -20,16 +20,9 @@ bin="$PWD/target/release/audiopack"
 ladder=(64 96 128 160)
 ladder_arg="$(IFS=,; echo "${ladder[*]}")"
 
-# Inputs: the demo looped (music-like, 44.1 kHz 16-bit stereo FLAC), each
-# track starting elsewhere so no two are the same bytes.
-mkdir -p "$work/in"
-loops=$(( (secs + 39) / 20 ))
-echo "id,input" > "$work/catalog.csv"
-for i in $(seq 1 "$tracks"); do
-  ffmpeg -nostdin -v error -stream_loop "$loops" -i fixtures/demo.flac \
-    -ss "$(( i % 17 )).$(( i % 10 ))" -t "$secs" -c:a flac "$work/in/t$i.flac"
-  echo "t$i,in/t$i.flac" >> "$work/catalog.csv"
-done
+# Inputs: the demo looped (see benches/catalog.sh).
+source benches/catalog.sh
+demo_catalog "$work/catalog.csv" t "$tracks" "$secs"
 
 # measure NAME CMD... : appends "name wall cpu rss_kib" to $work/results
 measure() {

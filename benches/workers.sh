@@ -34,21 +34,10 @@ ladder=64,96,128,160
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 nats="nats://127.0.0.1:$port"
 
-# Inputs: the demo looped (music-like 44.1 kHz stereo FLAC), each track
-# starting elsewhere; tiny ones of 1 s.
-mkdir -p "$work/in"
-loops=$(( (secs + 39) / 20 ))
-echo "id,input" > "$work/catalog.csv"
-for i in $(seq 1 "$tracks"); do
-  ffmpeg -nostdin -v error -stream_loop "$loops" -i fixtures/demo.flac \
-    -ss "$(( i % 17 )).$(( i % 10 ))" -t "$secs" -c:a flac "$work/in/t$i.flac"
-  echo "t$i,in/t$i.flac" >> "$work/catalog.csv"
-done
-echo "id,input" > "$work/tiny.csv"
-for i in $(seq 1 "$tiny"); do
-  ffmpeg -nostdin -v error -i fixtures/demo.flac -ss "$(( i % 15 ))" -t 1 -c:a flac "$work/in/tiny$i.flac"
-  echo "tiny$i,in/tiny$i.flac" >> "$work/tiny.csv"
-done
+# Inputs: the demo looped (see benches/catalog.sh); tiny ones of 1 s.
+source benches/catalog.sh
+demo_catalog "$work/catalog.csv" t "$tracks" "$secs"
+demo_catalog "$work/tiny.csv" tiny "$tiny" 1
 
 fresh_nats() {
   [[ -n "$nats_pid" ]] && { kill "$nats_pid"; wait "$nats_pid" 2>/dev/null || true; }
