@@ -11,6 +11,7 @@ use audiopack_pipeline::{AlbumGain, CpuBudget, Formats, JobConfig, Layout, Track
 use audiopack_publish::{MIN_PART_SIZE, ObjectPolicy, PublishOptions, S3Options};
 use tokio_util::sync::CancellationToken;
 
+use crate::encryption::{Encryption, PreparedEncryption};
 use crate::error::{ConfigError, Error};
 use crate::event::{Event, EventHandler};
 use crate::input::Input;
@@ -53,6 +54,7 @@ pub struct JobBuilder {
     album: Option<(AlbumGain, TrackMeasurement)>,
     album_members: Option<String>,
     preflighted: bool,
+    encryption: Option<Encryption>,
 }
 
 impl JobBuilder {
@@ -229,6 +231,14 @@ impl JobBuilder {
         self
     }
 
+    /// Encrypts every CMAF rendition (the lossless tier too) and writes
+    /// DRM key references into the manifests. Ogg downloads are refused
+    /// with it (they cannot carry Common Encryption).
+    pub fn encryption(mut self, encryption: Encryption) -> Self {
+        self.encryption = Some(encryption);
+        self
+    }
+
     /// Validates every setting.
     pub fn build(self) -> Result<Job, Error> {
         let input = self.input.ok_or_else(|| {
@@ -344,6 +354,22 @@ impl JobBuilder {
             Some((gain, measured)) => (Some(gain), Some(measured)),
             None => (None, None),
         };
+        let encryption = match self.encryption {
+            Some(spec) => {
+                if formats.ogg {
+                    return Err(ConfigError::new(
+                        "formats",
+                        "ogg",
+                        "hls and/or dash: Ogg Opus downloads cannot be CENC-encrypted, and \
+                         encrypting the streams while writing clear downloads would leave a \
+                         clear copy of protected content",
+                    )
+                    .into());
+                }
+                Some(PreparedEncryption::prepare(spec, &input.content_stem())?)
+            }
+            None => None,
+        };
         let config = JobConfig {
             ingest,
             normalize,
@@ -355,6 +381,8 @@ impl JobBuilder {
             cpu,
             album,
             album_members: self.album_members,
+            protection: encryption.as_ref().and_then(|e| e.resolved.clone()),
+            encryption_fingerprint: encryption.as_ref().map(|e| e.fingerprint.clone()),
         };
         // What the lower layers check, in case a rule exists only there.
         config
@@ -371,6 +399,7 @@ impl JobBuilder {
             spool_dir: self.spool_dir,
             measured,
             preflighted: self.preflighted,
+            encryption,
         })
     }
 }

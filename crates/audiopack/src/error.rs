@@ -25,6 +25,10 @@ pub enum ErrorKind {
     Storage(StorageErrorKind),
     /// The job's settings are invalid ([`Error::config`] says which).
     Config,
+    /// Encryption keys could not be had: an unreadable or invalid key file
+    /// or CPIX document, a key server that refused, failed or answered
+    /// something unusable.
+    Keys,
     /// The job was cancelled; everything it wrote was removed.
     Cancelled,
     /// A bug: a panic, a failed task, an encoder failing on valid input.
@@ -99,6 +103,16 @@ impl Error {
     /// `true` for [`ErrorKind::Cancelled`].
     pub fn is_cancelled(&self) -> bool {
         self.kind == ErrorKind::Cancelled
+    }
+
+    pub(crate) fn new(
+        kind: ErrorKind,
+        inner: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error {
+            kind,
+            inner: Box::new(inner),
+        }
     }
 
     pub(crate) fn cancelled(what: &str) -> Error {

@@ -81,6 +81,22 @@ impl Input {
         }
     }
 
+    /// The input's name without directories or extension (the default
+    /// content ID of an encrypted package).
+    pub(crate) fn content_stem(&self) -> String {
+        let label = self.label();
+        let name = label.rsplit(['/', '\\']).next().unwrap_or(&label);
+        let stem = match name.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem,
+            _ => name,
+        };
+        if stem.is_empty() {
+            "audio".to_string()
+        } else {
+            stem.to_string()
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         match &self.kind {
             InputKind::Path(p) if p.as_os_str().is_empty() => {

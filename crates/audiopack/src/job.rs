@@ -52,6 +52,8 @@ pub struct Job {
     pub(crate) spool_dir: Option<PathBuf>,
     pub(crate) measured: Option<TrackMeasurement>,
     pub(crate) preflighted: bool,
+    /// Encryption options; keys from a SPEKE server are fetched by `run`.
+    pub(crate) encryption: Option<crate::encryption::PreparedEncryption>,
 }
 
 impl std::fmt::Debug for Job {
@@ -172,6 +174,15 @@ impl Job {
             token.clone(),
             self.config.normalize.limiter,
         ));
+        if let Some(encryption) = self
+            .encryption
+            .as_ref()
+            .filter(|_| self.config.protection.is_none())
+        {
+            // A key server is asked before anything is written.
+            let protection = cancellable(&token, &self.input.label(), encryption.resolve()).await?;
+            self.config.protection = Some(protection);
+        }
         let measured = self.measured.take();
         let outcome = self.execute(&token, &progress, measured).await;
         let report = match outcome {

@@ -69,6 +69,7 @@
 #![deny(missing_docs)]
 
 mod builder;
+mod encryption;
 mod error;
 mod event;
 mod input;
@@ -78,14 +79,18 @@ mod report;
 mod settings;
 mod tools;
 
+/// Keys, schemes and DRM systems (the `audiopack-drm` crate).
+pub use audiopack_drm as drm;
+pub use audiopack_drm::{DrmSystem, Scheme as EncryptionScheme};
 pub use builder::JobBuilder;
+pub use encryption::{Encryption, Keys};
 pub use error::{ConfigError, Error, ErrorKind, StorageErrorKind};
 pub use event::{Event, EventHandler};
 pub use input::Input;
 pub use job::Job;
 pub use output::Output;
 pub use report::{IngestReport, JobReport};
-pub use settings::{JobSettings, parse_preset, preset_name};
+pub use settings::{EncryptSettings, JobSettings, parse_preset, preset_name};
 pub use tools::{album_gain, album_members_digest, loudness, probe, publish, publish_blocking};
 
 pub use audiopack_encode::NormalizePreset;

@@ -53,6 +53,71 @@ pub struct JobSettings {
     /// Accept damaged input (skip undecodable packets) instead of failing.
     #[serde(default)]
     pub lenient: bool,
+    /// Common Encryption: how, and where the keys come from (a path or a
+    /// key server URL, never a key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypt: Option<EncryptSettings>,
+}
+
+/// The encryption options of [`JobSettings`] (the CLI's `--encrypt`
+/// family).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptSettings {
+    /// `cbcs` or `cenc`.
+    pub scheme: String,
+    /// A key file or CPIX path, or a SPEKE v2 URL.
+    pub keys: String,
+    /// Comma-separated DRM systems; `None`: the default set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drm_systems: Option<String>,
+    /// FairPlay's `skd://` key URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairplay_key_uri: Option<String>,
+    /// ClearKey licence server URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clearkey_license_url: Option<String>,
+    /// PlayReady `LA_URL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playready_license_url: Option<String>,
+    /// Content ID (default: the input's stem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<String>,
+}
+
+impl EncryptSettings {
+    /// The builder option these settings describe.
+    pub fn encryption(&self) -> Result<crate::Encryption, ConfigError> {
+        let scheme = audiopack_drm::Scheme::parse(&self.scheme)
+            .map_err(|e| ConfigError::new("encrypt", &self.scheme, e.to_string()))?;
+        let mut e = crate::Encryption::new(scheme, crate::Keys::parse(&self.keys));
+        if let Some(list) = &self.drm_systems {
+            let systems = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(audiopack_drm::DrmSystem::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| ConfigError::new("drm_systems", list, err.to_string()))?;
+            if systems.is_empty() {
+                return Err(ConfigError::new("drm_systems", list, "at least one system"));
+            }
+            e = e.systems(systems);
+        }
+        if let Some(uri) = &self.fairplay_key_uri {
+            e = e.fairplay_key_uri(uri.clone());
+        }
+        if let Some(url) = &self.clearkey_license_url {
+            e = e.clearkey_license_url(url.clone());
+        }
+        if let Some(url) = &self.playready_license_url {
+            e = e.playready_license_url(url.clone());
+        }
+        if let Some(id) = &self.content_id {
+            e = e.content_id(id.clone());
+        }
+        Ok(e)
+    }
 }
 
 impl Default for JobSettings {
@@ -71,6 +136,7 @@ impl Default for JobSettings {
             max_channels: limits.max_channels,
             max_duration_seconds: limits.max_duration_seconds,
             lenient: false,
+            encrypt: None,
         }
     }
 }
@@ -139,6 +205,9 @@ impl JobSettings {
         if let Some(ladder) = &self.ladder {
             job = job.ladder(ladder.clone());
         }
+        if let Some(encrypt) = &self.encrypt {
+            job = job.encryption(encrypt.encryption()?);
+        }
         Ok(job)
     }
 }
@@ -161,9 +230,9 @@ mod tests {
         let back: JobSettings = serde_json::from_str(&json).expect("parse");
         assert_eq!(back, settings);
         let mut value: serde_json::Value = serde_json::from_str(&json).expect("value");
-        value["encrypt"] = serde_json::json!("cbcs");
+        value["encryption"] = serde_json::json!("cbcs");
         let e = serde_json::from_value::<JobSettings>(value).expect_err("unknown field");
-        assert!(e.to_string().contains("encrypt"), "{e}");
+        assert!(e.to_string().contains("encryption"), "{e}");
     }
 
     #[test]

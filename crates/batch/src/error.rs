@@ -84,6 +84,7 @@ impl ExitClass {
             ErrorKind::Storage(StorageErrorKind::Unreachable) => ("storage-unreachable", 10),
             ErrorKind::Storage(StorageErrorKind::Conflict) => ("storage-conflict", 12),
             ErrorKind::Storage(_) => ("storage-failed", 11),
+            ErrorKind::Keys => ("keys", 14),
             _ => ("internal", 1),
         };
         ExitClass { name, code }

@@ -250,9 +250,58 @@ pub struct JobOptions {
     #[arg(long)]
     pub limiter: bool,
     #[command(flatten)]
+    pub encrypt: EncryptArgs,
+    #[command(flatten)]
     pub input: InputArgs,
     #[command(flatten)]
     pub storage: StorageArgs,
+}
+
+/// Common Encryption and DRM signalling.
+#[derive(Debug, Clone, Args)]
+pub struct EncryptArgs {
+    /// Encrypt every CMAF rendition (the lossless tier too): cbcs (AES-CBC,
+    /// FairPlay-compatible) or cenc (AES-CTR). Needs --keys.
+    #[arg(long, value_name = "SCHEME", requires = "keys")]
+    pub encrypt: Option<String>,
+    /// Where the keys come from: a JSON key file, a CPIX document, or a
+    /// SPEKE v2 key server URL (https://…). Keys are never given on the
+    /// command line.
+    #[arg(long, value_name = "KEYS", requires = "encrypt")]
+    pub keys: Option<String>,
+    /// DRM systems to signal, comma-separated: widevine, playready,
+    /// fairplay, clearkey [default: widevine,playready,clearkey; plus
+    /// fairplay with cbcs when --fairplay-key-uri is given].
+    #[arg(long, value_name = "LIST", requires = "encrypt")]
+    pub drm_systems: Option<String>,
+    /// FairPlay key URI (skd://…), written into the HLS playlists.
+    #[arg(long, value_name = "URI", requires = "encrypt")]
+    pub fairplay_key_uri: Option<String>,
+    /// ClearKey licence server URL (dashif:Laurl in the MPD).
+    #[arg(long, value_name = "URL", requires = "encrypt")]
+    pub clearkey_license_url: Option<String>,
+    /// PlayReady licence acquisition URL (LA_URL in the PlayReady header).
+    #[arg(long, value_name = "URL", requires = "encrypt")]
+    pub playready_license_url: Option<String>,
+    /// Content ID for the Widevine PSSH and the key server [default: the
+    /// input's file name without extension].
+    #[arg(long, value_name = "ID", requires = "encrypt")]
+    pub content_id: Option<String>,
+}
+
+impl EncryptArgs {
+    fn settings(&self) -> Option<audiopack::EncryptSettings> {
+        let (scheme, keys) = (self.encrypt.as_ref()?, self.keys.as_ref()?);
+        Some(audiopack::EncryptSettings {
+            scheme: scheme.clone(),
+            keys: keys.clone(),
+            drm_systems: self.drm_systems.clone(),
+            fairplay_key_uri: self.fairplay_key_uri.clone(),
+            clearkey_license_url: self.clearkey_license_url.clone(),
+            playready_license_url: self.playready_license_url.clone(),
+            content_id: self.content_id.clone(),
+        })
+    }
 }
 
 impl IngestArgs {
@@ -298,6 +347,7 @@ impl JobOptions {
             max_channels: self.input.max_channels,
             max_duration_seconds: self.input.max_duration,
             lenient: self.input.lenient,
+            encrypt: self.encrypt.settings(),
         }
     }
 

@@ -37,10 +37,12 @@ pub mod cpix;
 mod error;
 mod key;
 pub mod keyfile;
+pub mod protect;
 pub mod pssh;
 pub mod speke;
-mod system;
+pub mod system;
 
 pub use error::DrmError;
 pub use key::{ContentKey, KeySet, KeySource, Kid, SystemData, TrackType};
+pub use protect::PackageProtection;
 pub use system::{DrmSystem, Scheme, parse_hex16, parse_uuid, uuid_text};

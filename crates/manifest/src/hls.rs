@@ -224,12 +224,16 @@ pub(crate) mod protection_tests {
                         keyformat: "com.apple.streamingkeydelivery".into(),
                         uri: "skd://key-1".into(),
                     }),
+                    hls_verbatim: None,
+                    dash: true,
                 },
                 KeySystem {
                     dash_scheme_id_uri: "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed".into(),
                     pssh: Some(b"foobar".to_vec()),
                     license_url: None,
                     hls: None,
+                    hls_verbatim: None,
+                    dash: true,
                 },
             ],
         }

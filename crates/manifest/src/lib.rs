@@ -30,5 +30,7 @@ mod time;
 pub use dash::render_mpd;
 pub use hls::{render_master_playlist, render_media_playlist};
 pub use model::{Presentation, Rendition, Resource, Segment};
-pub use protection::{HlsKeyReference, KeySystem, Protection, Scheme, base64, uuid_text};
+pub use protection::{
+    HlsKeyReference, HlsVerbatim, KeySystem, Protection, Scheme, base64, uuid_text,
+};
 pub use time::{iso8601_duration, seconds_text};

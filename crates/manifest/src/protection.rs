@@ -39,6 +39,16 @@ pub struct HlsKeyReference {
     pub uri: String,
 }
 
+/// HLS signalling handed over by a key service (CPIX
+/// `HLSSignalingData`), written as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HlsVerbatim {
+    /// The media playlist's `#EXT-X-KEY` line(s).
+    pub media: String,
+    /// The master playlist's `#EXT-X-SESSION-KEY` line(s), if given.
+    pub master: Option<String>,
+}
+
 /// One DRM system's entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySystem {
@@ -51,6 +61,10 @@ pub struct KeySystem {
     pub license_url: Option<String>,
     /// The HLS reference; `None` for systems not offered over HLS.
     pub hls: Option<HlsKeyReference>,
+    /// Given HLS lines, used instead of `hls`.
+    pub hls_verbatim: Option<HlsVerbatim>,
+    /// Whether the system gets a `ContentProtection` in the MPD.
+    pub dash: bool,
 }
 
 /// The key references of a presentation (one key for all renditions).
@@ -66,18 +80,32 @@ impl Protection {
     /// `#EXT-X-KEY` (media playlists) or `#EXT-X-SESSION-KEY` (master)
     /// lines, one per system offered over HLS.
     pub(crate) fn hls_lines(&self, tag: &str) -> Vec<String> {
-        self.systems
-            .iter()
-            .filter_map(|s| s.hls.as_ref())
-            .map(|h| {
-                format!(
+        let master = tag == "EXT-X-SESSION-KEY";
+        let mut lines = Vec::new();
+        for system in &self.systems {
+            if let Some(given) = &system.hls_verbatim {
+                let text = if master {
+                    given.master.as_deref()
+                } else {
+                    Some(given.media.as_str())
+                };
+                lines.extend(
+                    text.into_iter()
+                        .flat_map(str::lines)
+                        .map(str::trim)
+                        .filter(|l| l.starts_with("#EXT-X-"))
+                        .map(str::to_string),
+                );
+            } else if let Some(h) = &system.hls {
+                lines.push(format!(
                     "#{tag}:METHOD={},URI=\"{}\",KEYFORMAT=\"{}\",KEYFORMATVERSIONS=\"1\"",
                     self.scheme.hls_method(),
                     h.uri,
                     h.keyformat
-                )
-            })
-            .collect()
+                ));
+            }
+        }
+        lines
     }
 
     /// The `ContentProtection` elements of an AdaptationSet, indented.
@@ -87,7 +115,7 @@ impl Protection {
             self.scheme.fourcc(),
             uuid_text(&self.default_kid)
         );
-        for s in &self.systems {
+        for s in self.systems.iter().filter(|s| s.dash) {
             out.push_str(&format!(
                 "{indent}<ContentProtection schemeIdUri=\"{}\">\n",
                 s.dash_scheme_id_uri

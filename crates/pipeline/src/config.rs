@@ -108,6 +108,13 @@ pub struct JobConfig {
     /// track whose album changed (a track added, another's master
     /// replaced) is encoded again.
     pub album_members: Option<String>,
+    /// Common Encryption of every CMAF rendition (keys resolved already).
+    pub protection: Option<std::sync::Arc<audiopack_drm::PackageProtection>>,
+    /// What identifies the protection for the settings digest (scheme,
+    /// systems, options, key source and key IDs; never a key). Known
+    /// before a key server is asked, so a rerun can be skipped without
+    /// asking it.
+    pub encryption_fingerprint: Option<String>,
 }
 
 impl Default for JobConfig {
@@ -123,6 +130,8 @@ impl Default for JobConfig {
             cpu: None,
             album: None,
             album_members: None,
+            protection: None,
+            encryption_fingerprint: None,
         }
     }
 }
@@ -148,6 +157,18 @@ impl JobConfig {
         if let Some(text) = &self.ladder {
             // Channel count only changes the upper bound; check with stereo.
             Ladder::parse(text, 2).map_err(|e| JobError::Config(e.to_string()))?;
+        }
+        if let Some(protection) = &self.protection {
+            protection
+                .validate()
+                .map_err(|e| JobError::Config(e.to_string()))?;
+            if self.formats.ogg {
+                return Err(JobError::Config(
+                    "Ogg Opus downloads cannot be CENC-encrypted: --encrypt with --formats ogg \
+                     would leave a clear copy of protected content; drop ogg from --formats"
+                        .into(),
+                ));
+            }
         }
         if !(50..=1000).contains(&self.segment_packets) {
             return Err(JobError::Config(format!(

@@ -57,6 +57,10 @@ struct Settings<'a> {
     // Absent outside albums, so those digests are unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     album_members: Option<&'a str>,
+    // Absent for clear packages: what identifies the protection (scheme,
+    // systems, options, key source, key IDs), never a key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption: Option<&'a str>,
 }
 
 impl JobConfig {
@@ -84,6 +88,7 @@ impl JobConfig {
             strict: self.ingest.strict,
             album: self.album.is_some(),
             album_members: self.album.and(self.album_members.as_deref()),
+            encryption: self.encryption_fingerprint.as_deref(),
         };
         let bytes = serde_json::to_vec(&settings).unwrap_or_default();
         hex(&Sha256::digest(&bytes))

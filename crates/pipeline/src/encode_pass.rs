@@ -17,8 +17,9 @@ use audiopack_ingest::Source;
 use crate::config::Layout;
 use crate::delivered::Conditioner;
 use crate::error::JobError;
-use crate::package::TrackPackager;
+use crate::package::{TrackCrypto, TrackPackager};
 use crate::progress::{OutputSink, Progress};
+use audiopack_drm::TrackType;
 
 /// Blocks in flight per consumer. With ~4 k-frame blocks this is well under
 /// a megabyte per rendition, and it lets the decoder run a little ahead.
@@ -56,12 +57,14 @@ pub(crate) struct EncodePlan<'a> {
     pub cpu: Option<&'a crate::CpuBudget>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct CmafPlan {
     pub layout: Layout,
     pub segment_packets: u32,
     /// The real length at 48 kHz (known from pass 1).
     pub frames_out: u64,
+    /// Common Encryption of every rendition.
+    pub protection: Option<std::sync::Arc<audiopack_drm::PackageProtection>>,
 }
 
 #[derive(Clone, Copy)]
@@ -127,7 +130,7 @@ pub(crate) fn encode(
     std::thread::scope(|scope| {
         let mut senders: Vec<SyncSender<Block>> = Vec::new();
         let mut encoders = Vec::new();
-        for &rung in &plan.ladder.rungs {
+        for (index, &rung) in plan.ladder.rungs.iter().enumerate() {
             let (tx, rx) = sync_channel::<Block>(CHANNEL_BLOCKS);
             senders.push(tx);
             let sinks = RenditionSinks {
@@ -141,7 +144,8 @@ pub(crate) fn encode(
                     },
                     tags: opus_tags_packet(plan.vendor, &plan.tags),
                 }),
-                cmaf: plan.cmaf,
+                cmaf: plan.cmaf.clone(),
+                index: index as u16,
                 check_peaks: plan.check_decoded_peaks,
             };
             let input = info.path.clone();
@@ -154,7 +158,7 @@ pub(crate) fn encode(
         }
         let mut lossless_tx = None;
         let mut lossless = None;
-        if let (Some(lp), Some(c)) = (plan.lossless, plan.cmaf) {
+        if let (Some(lp), Some(c)) = (plan.lossless, plan.cmaf.as_ref()) {
             let (tx, rx) = sync_channel::<Block>(CHANNEL_BLOCKS);
             lossless_tx = Some(tx);
             let packager = TrackPackager::new(
@@ -165,6 +169,9 @@ pub(crate) fn encode(
                 info.sample_rate,
                 lp.segment_ticks,
                 lp.frames,
+                c.protection
+                    .as_ref()
+                    .map(|p| TrackCrypto::new(p, TrackType::Lossless, 0, "flac")),
             )?;
             let input = info.path.clone();
             let (rate, channels) = (info.sample_rate, usize::from(info.channels));
@@ -343,6 +350,8 @@ fn produce(
 struct RenditionSinks {
     ogg: Option<OggSink>,
     cmaf: Option<CmafPlan>,
+    /// The rung's place in the ladder (distinct IVs per rendition).
+    index: u16,
     /// Decode the packets and meter their true peak.
     check_peaks: bool,
 }
@@ -411,6 +420,9 @@ fn encode_rendition(
             OPUS_RATE,
             u64::from(c.segment_packets) * OPUS_FRAME_SAMPLES as u64,
             u64::from(pre_skip) + c.frames_out,
+            c.protection
+                .as_ref()
+                .map(|p| TrackCrypto::new(p, TrackType::Lossy, sinks.index, &rung.name())),
         )?),
         None => None,
     };

@@ -290,6 +290,7 @@ fn encode_into(
             layout: config.layout,
             segment_packets: config.segment_packets,
             frames_out: resampled_len(measured.frames, info.sample_rate, OPUS_RATE),
+            protection: config.protection.clone(),
         }),
         lossless: lossless.as_ref().ok().map(|(plan, _)| *plan),
         check_decoded_peaks: false,
@@ -527,6 +528,7 @@ fn package_outputs(
                 media_time: 0,
                 roll_distance: None,
                 loudness: track_loudness(source_loudness),
+                encryption: None,
             };
             Some((l.packager.complete(&track, sink)?, l.frames))
         }
@@ -542,6 +544,10 @@ fn package_outputs(
                 sample_rate: OPUS_RATE,
                 media_time: *pre_skip,
                 duration: *frames,
+                protection: config
+                    .protection
+                    .as_deref()
+                    .map(|p| manifests::protection(p, audiopack_drm::TrackType::Lossy)),
             })
         })
         .collect();
@@ -553,6 +559,10 @@ fn package_outputs(
             sample_rate: info.sample_rate,
             media_time: 0,
             duration: *frames,
+            protection: config
+                .protection
+                .as_deref()
+                .map(|p| manifests::protection(p, audiopack_drm::TrackType::Lossless)),
         })
     });
     let duration_ticks = outcome.frames_out;
@@ -580,6 +590,10 @@ fn package_outputs(
         renditions,
         lossless_skipped: lossless.as_ref().err().cloned(),
         lossless_aligned: lossless.ok(),
+        protection: config
+            .protection
+            .as_deref()
+            .map(|p| crate::report::ProtectionReport::new(p, flac_track.is_some())),
     })
 }
 

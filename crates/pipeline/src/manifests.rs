@@ -2,8 +2,11 @@
 
 use std::path::Path;
 
+use audiopack_drm::{DrmSystem, PackageProtection, Scheme, TrackType};
 use audiopack_manifest::{
-    Presentation, Rendition, Segment, render_master_playlist, render_media_playlist, render_mpd,
+    HlsKeyReference, HlsVerbatim, KeySystem, Presentation, Protection, Rendition,
+    Scheme as ManifestScheme, Segment, base64, render_master_playlist, render_media_playlist,
+    render_mpd, uuid_text,
 };
 
 use crate::error::JobError;
@@ -21,6 +24,107 @@ pub(crate) struct TrackFacts<'a> {
     pub media_time: u64,
     /// Presented length in ticks.
     pub duration: u64,
+    pub protection: Option<Protection>,
+}
+
+/// The key references of `track`'s renditions:
+/// * DASH: `mp4protection` with the default KID, then per system its
+///   `cenc:pssh` (Widevine, PlayReady), the W3C common PSSH plus ClearKey's
+///   `e2719d58-…` scheme with `dashif:Laurl` when a licence URL is given.
+///   FairPlay is signalled in HLS only (unless a key service gave a PSSH).
+/// * HLS: FairPlay (`com.apple.streamingkeydelivery`, the `skd://` URI),
+///   Widevine (its system URN, a `data:` URI of the PSSH box) and
+///   PlayReady (`com.microsoft.playready`, a `data:` URI of the PlayReady
+///   object, UTF-16). HLS has no standard ClearKey key format: ClearKey
+///   players read the key ID from the init segment (`tenc`, the common
+///   PSSH).
+pub(crate) fn protection(p: &PackageProtection, track: TrackType) -> Protection {
+    let kid = p.kid(track);
+    let mut systems = Vec::new();
+    for &system in &p.systems {
+        let pssh = p.pssh(system, track);
+        let given = p.keys.provided(system, kid);
+        let urn = |id: &[u8; 16]| format!("urn:uuid:{}", uuid_text(id));
+        match system {
+            DrmSystem::Widevine => systems.push(KeySystem {
+                dash_scheme_id_uri: urn(&system.system_id()),
+                hls: Some(HlsKeyReference {
+                    keyformat: urn(&system.system_id()),
+                    uri: pssh
+                        .as_ref()
+                        .map(|b| format!("data:text/plain;base64,{}", base64(b)))
+                        .unwrap_or_default(),
+                }),
+                pssh,
+                license_url: None,
+                hls_verbatim: given.and_then(hls_verbatim),
+                dash: true,
+            }),
+            DrmSystem::PlayReady => {
+                // The HLS URI carries the PlayReady object (the PSSH's data).
+                let object = pssh
+                    .as_deref()
+                    .and_then(|b| audiopack_drm::pssh::Pssh::parse(b).ok())
+                    .map(|parsed| parsed.data)
+                    .unwrap_or_default();
+                systems.push(KeySystem {
+                    dash_scheme_id_uri: urn(&system.system_id()),
+                    hls: Some(HlsKeyReference {
+                        keyformat: "com.microsoft.playready".into(),
+                        uri: format!("data:text/plain;charset=UTF-16;base64,{}", base64(&object)),
+                    }),
+                    pssh,
+                    license_url: None,
+                    hls_verbatim: given.and_then(hls_verbatim),
+                    dash: true,
+                });
+            }
+            DrmSystem::FairPlay => systems.push(KeySystem {
+                dash_scheme_id_uri: urn(&system.system_id()),
+                hls: p.fairplay_key_uri.as_ref().map(|uri| HlsKeyReference {
+                    keyformat: "com.apple.streamingkeydelivery".into(),
+                    uri: uri.clone(),
+                }),
+                dash: pssh.is_some(),
+                pssh,
+                license_url: None,
+                hls_verbatim: given.and_then(hls_verbatim),
+            }),
+            DrmSystem::ClearKey => {
+                systems.push(KeySystem {
+                    dash_scheme_id_uri: urn(&system.system_id()),
+                    hls: None,
+                    pssh,
+                    license_url: None,
+                    hls_verbatim: None,
+                    dash: true,
+                });
+                systems.push(KeySystem {
+                    dash_scheme_id_uri: urn(&audiopack_drm::system::CLEARKEY_DASH_ID),
+                    hls: None,
+                    pssh: None,
+                    license_url: p.clearkey_license_url.clone(),
+                    hls_verbatim: None,
+                    dash: true,
+                });
+            }
+        }
+    }
+    Protection {
+        scheme: match p.scheme {
+            Scheme::Cenc => ManifestScheme::Cenc,
+            Scheme::Cbcs => ManifestScheme::Cbcs,
+        },
+        default_kid: kid.0,
+        systems,
+    }
+}
+
+fn hls_verbatim(data: &audiopack_drm::SystemData) -> Option<HlsVerbatim> {
+    data.hls_media.as_ref().map(|media| HlsVerbatim {
+        media: media.clone(),
+        master: data.hls_master.clone(),
+    })
 }
 
 /// Builds the manifest description of one track: segment durations as
@@ -72,7 +176,7 @@ pub(crate) fn rendition(facts: &TrackFacts<'_>) -> Rendition {
         segments,
         playlist_uri: format!("{}.m3u8", t.name),
         media_template: template,
-        protection: None,
+        protection: facts.protection.clone(),
     }
 }
 

@@ -6,7 +6,13 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use audiopack_manifest::{Resource, Segment};
-use audiopack_segmenter::{Fragmenter, TrackDescription, init_segment, segment_index};
+use std::sync::Arc;
+
+use audiopack_drm::cipher::SampleEncryptor;
+use audiopack_drm::{PackageProtection, Scheme, TrackType};
+use audiopack_segmenter::{
+    Fragmenter, TrackDescription, TrackEncryption, init_segment, segment_index,
+};
 
 use crate::config::Layout;
 use crate::error::JobError;
@@ -37,6 +43,46 @@ pub(crate) struct TrackPackager {
     /// Single-file layout: the fragments, written to a side file first
     /// because the `sidx` in front of them needs their sizes.
     body: Option<BufWriter<File>>,
+    /// Common Encryption: the samples are encrypted before they are
+    /// fragmented; the init segment says how.
+    encryption: Option<TrackCrypto>,
+    /// A copy of the sample being encrypted (the caller's stays clear).
+    scratch: Vec<u8>,
+}
+
+/// What encrypts one rendition.
+pub(crate) struct TrackCrypto {
+    pub protection: Arc<PackageProtection>,
+    pub track: TrackType,
+    pub encryptor: SampleEncryptor,
+}
+
+impl TrackCrypto {
+    pub(crate) fn new(
+        protection: &Arc<PackageProtection>,
+        track: TrackType,
+        index: u16,
+        name: &str,
+    ) -> Self {
+        TrackCrypto {
+            encryptor: protection.encryptor(track, index, name),
+            protection: Arc::clone(protection),
+            track,
+        }
+    }
+
+    fn description(&self) -> TrackEncryption {
+        TrackEncryption {
+            scheme: match self.protection.scheme {
+                Scheme::Cenc => *b"cenc",
+                Scheme::Cbcs => *b"cbcs",
+            },
+            default_kid: self.protection.kid(self.track).0,
+            per_sample_iv_size: self.encryptor.per_sample_iv_size(),
+            constant_iv: self.encryptor.constant_iv(),
+            pssh: self.protection.pssh_boxes(self.track),
+        }
+    }
 }
 
 /// A packaged rendition, ready for the manifests.
@@ -71,18 +117,22 @@ impl TrackPackager {
         timescale: u32,
         segment_ticks: u64,
         real_end_ticks: u64,
+        encryption: Option<TrackCrypto>,
     ) -> Result<Self, JobError> {
+        let iv_size = encryption
+            .as_ref()
+            .map_or(0, |c| c.encryptor.per_sample_iv_size());
         let (fragmenter, body) = match layout {
             Layout::Segments => {
                 let seg_dir = dir.join(name);
                 fs::create_dir_all(&seg_dir).map_err(out_err(&seg_dir, "creating"))?;
-                (Fragmenter::new(), None)
+                (Fragmenter::new().with_sample_ivs(iv_size), None)
             }
             Layout::SingleFile => {
                 let path = body_path(dir, name);
                 let file = File::create(&path).map_err(out_err(&path, "creating"))?;
                 (
-                    Fragmenter::without_styp(),
+                    Fragmenter::without_styp().with_sample_ivs(iv_size),
                     Some(BufWriter::with_capacity(256 * 1024, file)),
                 )
             }
@@ -99,6 +149,8 @@ impl TrackPackager {
             next_start: 0,
             fragments: Vec::new(),
             body,
+            encryption,
+            scratch: Vec::new(),
         })
     }
 
@@ -109,7 +161,24 @@ impl TrackPackager {
         duration: u32,
         sink: &dyn OutputSink,
     ) -> Result<(), JobError> {
-        self.fragmenter.push(sample, duration);
+        match self.encryption.as_mut() {
+            None => self.fragmenter.push(sample, duration),
+            Some(crypto) => {
+                self.scratch.clear();
+                self.scratch.extend_from_slice(sample);
+                let iv = crypto.encryptor.encrypt(&mut self.scratch);
+                self.fragmenter
+                    .push_encrypted(
+                        &self.scratch,
+                        duration,
+                        iv.as_ref().map_or(&[][..], |iv| &iv[..]),
+                    )
+                    .map_err(|e| JobError::Internal {
+                        input: self.input.clone(),
+                        message: format!("{}: {e}", self.name),
+                    })?;
+            }
+        }
         let pending = self.fragmenter.pending_duration();
         let left = self
             .real_end_ticks
@@ -170,7 +239,14 @@ impl TrackPackager {
             input: self.input.clone(),
             message: format!("{}: {e}", self.name),
         };
-        let init = init_segment(track).map_err(internal)?;
+        let init = match &self.encryption {
+            None => init_segment(track),
+            Some(crypto) => init_segment(&TrackDescription {
+                encryption: Some(crypto.description()),
+                ..track.clone()
+            }),
+        }
+        .map_err(internal)?;
         let media_bytes: u64 = self.fragments.iter().map(|f| f.2).sum();
         let segment_bytes: Vec<u64> = self.fragments.iter().map(|f| f.2).collect();
         let mut files = Vec::new();

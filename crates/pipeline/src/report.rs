@@ -61,6 +61,52 @@ pub struct PackageReport {
     pub lossless_skipped: Option<String>,
     /// The FLAC segments end at the same times as the Opus ones.
     pub lossless_aligned: Option<bool>,
+    /// How the package is encrypted; absent for clear packages. Key IDs
+    /// and where the keys came from, never a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection: Option<ProtectionReport>,
+}
+
+/// `package.protection` in `report.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ProtectionReport {
+    /// `cbcs` or `cenc`.
+    pub scheme: String,
+    /// DRM systems signalled: `widevine`, `playready`, `fairplay`, `clearkey`.
+    pub systems: Vec<String>,
+    /// Key ID (UUID) of the Opus ladder.
+    pub lossy_kid: String,
+    /// Key ID (UUID) of the FLAC tier, when there is one.
+    pub lossless_kid: Option<String>,
+    /// `file`, `cpix` or `speke`.
+    pub key_source: String,
+    /// The key file or CPIX path, or the SPEKE URL without credentials.
+    pub key_source_location: String,
+    /// Systems whose PSSH / HLS data came from the key service verbatim.
+    pub provided_by_key_service: Vec<String>,
+}
+
+impl ProtectionReport {
+    pub(crate) fn new(p: &audiopack_drm::PackageProtection, lossless: bool) -> Self {
+        use audiopack_drm::TrackType;
+        let mut provided: Vec<String> = p
+            .keys
+            .system_data
+            .iter()
+            .filter(|d| p.systems.contains(&d.system))
+            .map(|d| d.system.name().to_string())
+            .collect();
+        provided.dedup();
+        ProtectionReport {
+            scheme: p.scheme.fourcc().to_string(),
+            systems: p.systems.iter().map(|s| s.name().to_string()).collect(),
+            lossy_kid: p.kid(TrackType::Lossy).uuid(),
+            lossless_kid: lossless.then(|| p.kid(TrackType::Lossless).uuid()),
+            key_source: p.keys.source.kind().to_string(),
+            key_source_location: p.keys.source.location(),
+            provided_by_key_service: provided,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]

@@ -2,7 +2,7 @@
 //!
 //! The `moov` is assembled box by box (typed mp4-atom boxes where they
 //! exist, hand-written where they do not: `ludt`, a `srat` for FLAC above
-//! 65 535 Hz, and later `enca`/`sinf` for encryption).
+//! 65 535 Hz, and `enca`/`sinf`/`tenc`/`pssh` for encryption).
 
 use mp4_atom::{
     AnySampleGroupEntry, Audio, BufMut, Dfla, Dinf, Dops, Dref, Edts, Elst, ElstEntry, Encode,
@@ -10,6 +10,7 @@ use mp4_atom::{
     Stts, Tkhd, Trex, Url, u24,
 };
 
+use crate::encryption::{TrackEncryption, write_sinf};
 use crate::error::SegmentError;
 use crate::loudness_box::{TrackLoudness, write_ludt};
 
@@ -42,7 +43,7 @@ pub enum SampleEntry {
 }
 
 /// Everything the init segment says about a track.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrackDescription {
     pub entry: SampleEntry,
     /// Ticks per second: 48 000 for Opus, the sample rate for FLAC.
@@ -55,6 +56,9 @@ pub struct TrackDescription {
     /// Samples of pre-roll needed after a seek (`roll` group), if any.
     pub roll_distance: Option<i16>,
     pub loudness: Option<TrackLoudness>,
+    /// Common Encryption: the sample entry becomes `enca` with a `sinf`,
+    /// and the `pssh` boxes go into `moov`.
+    pub encryption: Option<TrackEncryption>,
 }
 
 impl TrackDescription {
@@ -71,6 +75,7 @@ impl TrackDescription {
             media_time: u64::from(pre_skip),
             roll_distance: Some(OPUS_ROLL_DISTANCE),
             loudness: None,
+            encryption: None,
         }
     }
 }
@@ -113,7 +118,11 @@ pub fn init_segment(track: &TrackDescription) -> Result<Vec<u8>, SegmentError> {
     out.encode_atom(b"moov", |b| {
         mvhd.encode(b)?;
         write_trak(b, track)?;
-        mvex.encode(b)
+        mvex.encode(b)?;
+        for pssh in track.encryption.iter().flat_map(|e| &e.pssh) {
+            b.extend_from_slice(pssh);
+        }
+        Ok(())
     })
     .map_err(mp4("moov"))?;
     Ok(out)
@@ -166,7 +175,7 @@ fn write_trak(b: &mut Vec<u8>, track: &TrackDescription) -> mp4_atom::Result<()>
                 }
                 .encode(b)?;
                 b.encode_atom(b"stbl", |b| {
-                    write_stsd(b, &track.entry)?;
+                    write_stsd(b, &track.entry, track.encryption.as_ref())?;
                     Stts::default().encode(b)?;
                     Stsc::default().encode(b)?;
                     Stsz::default().encode(b)?;
@@ -185,7 +194,11 @@ fn write_trak(b: &mut Vec<u8>, track: &TrackDescription) -> mp4_atom::Result<()>
     })
 }
 
-fn write_stsd(b: &mut Vec<u8>, entry: &SampleEntry) -> mp4_atom::Result<()> {
+fn write_stsd(
+    b: &mut Vec<u8>,
+    entry: &SampleEntry,
+    encryption: Option<&TrackEncryption>,
+) -> mp4_atom::Result<()> {
     b.encode_atom(b"stsd", |b| {
         0u32.encode(b)?; // version, flags
         1u32.encode(b)?; // entry_count
@@ -194,7 +207,7 @@ fn write_stsd(b: &mut Vec<u8>, entry: &SampleEntry) -> mp4_atom::Result<()> {
                 channels,
                 pre_skip,
                 input_sample_rate,
-            } => b.encode_atom(b"Opus", |b| {
+            } => b.encode_atom(encryption.map_or(b"Opus", |_| b"enca"), |b| {
                 Audio {
                     data_reference_index: 1,
                     channel_count: u16::from(channels),
@@ -209,7 +222,11 @@ fn write_stsd(b: &mut Vec<u8>, entry: &SampleEntry) -> mp4_atom::Result<()> {
                     output_gain: 0,
                     channel_mapping: None,
                 }
-                .encode(b)
+                .encode(b)?;
+                if let Some(enc) = encryption {
+                    write_sinf(b, b"Opus", enc)?;
+                }
+                Ok(())
             }),
             SampleEntry::Flac {
                 channels,
@@ -217,7 +234,7 @@ fn write_stsd(b: &mut Vec<u8>, entry: &SampleEntry) -> mp4_atom::Result<()> {
                 sample_rate,
                 block_size,
                 total_samples,
-            } => b.encode_atom(b"fLaC", |b| {
+            } => b.encode_atom(encryption.map_or(b"fLaC", |_| b"enca"), |b| {
                 // Rates above 65535 do not fit the 16.16 field: write 0 and
                 // carry the rate in a SamplingRateBox (and in STREAMINFO).
                 let field_rate = u16::try_from(sample_rate).unwrap_or(0);
@@ -247,6 +264,9 @@ fn write_stsd(b: &mut Vec<u8>, entry: &SampleEntry) -> mp4_atom::Result<()> {
                         0u32.encode(b)?;
                         sample_rate.encode(b)
                     })?;
+                }
+                if let Some(enc) = encryption {
+                    write_sinf(b, b"fLaC", enc)?;
                 }
                 Ok(())
             }),

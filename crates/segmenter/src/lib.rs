@@ -31,12 +31,14 @@
 //! 80 ms of pre-roll to converge after a seek: `roll_distance = −4` packets of
 //! 20 ms (the unit is samples of the track, i.e. packets, not ticks).
 
+mod encryption;
 mod error;
 mod fragment;
 mod index;
 mod init;
 mod loudness_box;
 
+pub use encryption::TrackEncryption;
 pub use error::SegmentError;
 pub use fragment::{Fragmenter, MediaSegment};
 pub use index::segment_index;
