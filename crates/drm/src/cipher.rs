@@ -207,7 +207,9 @@ mod tests {
         cbc_encrypt_whole_blocks(&aes128(&key16()), &iv, &mut data);
         assert_eq!(
             data,
-            hex("7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b273bed6b8e3c1743b7116e69e222295163ff1caa1681fac09120eca307586e1a7")
+            hex(
+                "7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b273bed6b8e3c1743b7116e69e222295163ff1caa1681fac09120eca307586e1a7"
+            )
         );
         cbc_decrypt_whole_blocks(&key16(), &iv, &mut data);
         assert_eq!(data, hex(PLAIN));
@@ -222,7 +224,9 @@ mod tests {
         ctr_apply(&aes128(&key16()), counter, &mut data);
         assert_eq!(
             data,
-            hex("874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee")
+            hex(
+                "874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee"
+            )
         );
     }
 

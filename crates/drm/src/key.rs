@@ -175,6 +175,9 @@ mod tests {
         assert!(!text.to_lowercase().contains("abab"), "{text}");
         assert!(!text.to_lowercase().contains("cdcd"), "{text}");
         assert!(text.contains("***"), "{text}");
-        assert!(text.contains("11111111-1111-1111-1111-111111111111"), "{text}");
+        assert!(
+            text.contains("11111111-1111-1111-1111-111111111111"),
+            "{text}"
+        );
     }
 }

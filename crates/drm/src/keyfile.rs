@@ -97,13 +97,18 @@ pub fn parse(bytes: &[u8], source: KeySource) -> Result<KeySet, DrmError> {
         let kid = parse_uuid(&entry.kid)
             .ok_or_else(|| bad(format!("key {n}: \"kid\" must be 32 hex digits or a UUID")))?;
         let key_hex = Zeroizing::new(entry.key.trim().to_string());
-        let key = Zeroizing::new(
-            parse_hex16(&key_hex)
-                .ok_or_else(|| bad(format!("key {n} (kid {}): \"key\" must be 32 hex digits", Kid(kid))))?,
-        );
+        let key = Zeroizing::new(parse_hex16(&key_hex).ok_or_else(|| {
+            bad(format!(
+                "key {n} (kid {}): \"key\" must be 32 hex digits",
+                Kid(kid)
+            ))
+        })?);
         let iv = match &entry.iv {
             Some(text) => Some(parse_hex16(text.trim()).ok_or_else(|| {
-                bad(format!("key {n} (kid {}): \"iv\" must be 32 hex digits", Kid(kid)))
+                bad(format!(
+                    "key {n} (kid {}): \"iv\" must be 32 hex digits",
+                    Kid(kid)
+                ))
             })?),
             None => None,
         };
@@ -188,12 +193,20 @@ mod tests {
     fn errors_name_the_problem_never_the_key() {
         let cases = [
             format!(r#"{{"keys":[{{"kid":"0123","key":"{SECRET}"}}]}}"#),
-            format!(r#"{{"keys":[{{"kid":"0123456789abcdef0123456789abcdef","key":"{SECRET}00"}}]}}"#),
-            format!(r#"{{"keys":[{{"kid":"0123456789abcdef0123456789abcdef","key":"{SECRET}","ivv":"1"}}]}}"#),
-            format!(r#"{{"keys":[{{"kid":"0123456789abcdef0123456789abcdef","key":"{SECRET}"}},{{"kid":"0123456789abcdef0123456789abcdee","key":"{SECRET}"}}]}}"#),
+            format!(
+                r#"{{"keys":[{{"kid":"0123456789abcdef0123456789abcdef","key":"{SECRET}00"}}]}}"#
+            ),
+            format!(
+                r#"{{"keys":[{{"kid":"0123456789abcdef0123456789abcdef","key":"{SECRET}","ivv":"1"}}]}}"#
+            ),
+            format!(
+                r#"{{"keys":[{{"kid":"0123456789abcdef0123456789abcdef","key":"{SECRET}"}},{{"kid":"0123456789abcdef0123456789abcdee","key":"{SECRET}"}}]}}"#
+            ),
             format!(r#"{{"keys":[{{"kid":"0123456789abcdef0123456789abcdef","key":"{SECRET}", }}"#),
             r#"{"keys":[]}"#.to_string(),
-            format!(r#"{{"keys":[{{"kid":"0123456789abcdef0123456789abcdef","key":"{SECRET}","tracks":"video"}}]}}"#),
+            format!(
+                r#"{{"keys":[{{"kid":"0123456789abcdef0123456789abcdef","key":"{SECRET}","tracks":"video"}}]}}"#
+            ),
         ];
         for text in cases {
             let err = parse_text(&text).expect_err(&text).to_string();

@@ -131,7 +131,9 @@ pub fn widevine(kids: &[Kid], content_id: Option<&[u8]>, scheme: Scheme) -> Vec<
         let fourcc = scheme.fourcc().as_bytes();
         put_varint(
             &mut data,
-            u64::from(u32::from_be_bytes([fourcc[0], fourcc[1], fourcc[2], fourcc[3]])),
+            u64::from(u32::from_be_bytes([
+                fourcc[0], fourcc[1], fourcc[2], fourcc[3],
+            ])),
         );
     }
     Pssh {
@@ -364,7 +366,10 @@ mod tests {
         assert_eq!(data.protection_scheme, Some(0x6362_6373)); // 'cbcs'
         // cenc is the default: the field is left out.
         let pssh = Pssh::parse(&widevine(&[KID], None, Scheme::Cenc)).expect("pssh");
-        assert_eq!(parse_widevine(&pssh.data).expect("pb").protection_scheme, None);
+        assert_eq!(
+            parse_widevine(&pssh.data).expect("pb").protection_scheme,
+            None
+        );
     }
 
     #[test]
@@ -381,7 +386,12 @@ mod tests {
 
     #[test]
     fn playready_header_in_guid_order() {
-        let pssh = Pssh::parse(&playready(&KID, Scheme::Cenc, Some("https://pr.example/rightsmanager.asmx?a=1&b=2"))).expect("pssh");
+        let pssh = Pssh::parse(&playready(
+            &KID,
+            Scheme::Cenc,
+            Some("https://pr.example/rightsmanager.asmx?a=1&b=2"),
+        ))
+        .expect("pssh");
         assert_eq!(pssh.system_id, PLAYREADY_SYSTEM_ID);
         let xml = parse_playready_object(&pssh.data).expect("object");
         // GUID order: 67452301-ab89-efcd-0123-456789abcdef → base64.
@@ -392,12 +402,29 @@ mod tests {
         assert_eq!(guid_order(&KID), guid);
         assert!(xml.contains("version=\"4.0.0.0\""), "{xml}");
         assert!(xml.contains("<ALGID>AESCTR</ALGID>"), "{xml}");
-        assert!(xml.contains(&format!("<KID>{}</KID>", base64(&guid))), "{xml}");
-        assert!(xml.contains("<LA_URL>https://pr.example/rightsmanager.asmx?a=1&amp;b=2</LA_URL>"), "{xml}");
+        assert!(
+            xml.contains(&format!("<KID>{}</KID>", base64(&guid))),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<LA_URL>https://pr.example/rightsmanager.asmx?a=1&amp;b=2</LA_URL>"),
+            "{xml}"
+        );
         assert!(!xml.contains("CHECKSUM"));
-        let cbcs = parse_playready_object(&Pssh::parse(&playready(&KID, Scheme::Cbcs, None)).expect("pssh").data).expect("object");
+        let cbcs = parse_playready_object(
+            &Pssh::parse(&playready(&KID, Scheme::Cbcs, None))
+                .expect("pssh")
+                .data,
+        )
+        .expect("object");
         assert!(cbcs.contains("version=\"4.3.0.0\""), "{cbcs}");
-        assert!(cbcs.contains(&format!("<KID ALGID=\"AESCBC\" VALUE=\"{}\"></KID>", base64(&guid))), "{cbcs}");
+        assert!(
+            cbcs.contains(&format!(
+                "<KID ALGID=\"AESCBC\" VALUE=\"{}\"></KID>",
+                base64(&guid)
+            )),
+            "{cbcs}"
+        );
         assert!(!cbcs.contains("LA_URL"));
     }
 
