@@ -57,6 +57,7 @@ mod background;
 mod http1;
 mod proxy;
 mod server;
+pub mod speke;
 mod stalled;
 
 pub use access::{Grant, S3User};
