@@ -2,7 +2,14 @@
 // DASH), hls.js (HLS) and dash.js (DASH), adaptive switching left on, and
 // checks each gets past a few seconds of playback with no player error.
 //
-//   node players/run.mjs PACKAGE_DIR...
+//   node players/run.mjs [--clearkey KID:KEY[,KID:KEY]] [--expect-failure] PACKAGE_DIR...
+//
+// --clearkey (hex key IDs and keys) plays the packages after it as
+// encrypted ones through the browser's ClearKey CDM (Shaka Player HLS and
+// DASH, dash.js; hls.js has no ClearKey path for fMP4 here, so it is left
+// out for them). --expect-failure turns the packages after it into
+// negative cases: they pass only if the player reports an error (a wrong
+// key with cbcs).
 //
 // Prints one JSON line per case and exits non-zero if any case failed.
 // Everything is served from 127.0.0.1 (with Range support, for the
@@ -15,7 +22,23 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const packages = process.argv.slice(2).map((p) => resolve(p));
+const packages = [];
+const packageOptions = [];
+{
+  let clearkeys = null;
+  let expectFailure = false;
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--clearkey') {
+      clearkeys = Object.fromEntries(args[++i].split(',').map((pair) => pair.split(':')));
+    } else if (args[i] === '--expect-failure') {
+      expectFailure = true;
+    } else {
+      packages.push(resolve(args[i]));
+      packageOptions.push({ clearkeys, expectFailure });
+    }
+  }
+}
 if (packages.length === 0) {
   console.error('usage: node run.mjs PACKAGE_DIR...');
   process.exit(2);
@@ -40,6 +63,10 @@ const types = {
 const page = `<!doctype html><html><body><audio id="a" muted></audio><script>
 const q = new URLSearchParams(location.search);
 const player = q.get('player'), src = q.get('src');
+// Hex key ID → hex key, for the ClearKey CDM.
+const clearkeys = q.get('clearkeys') ? JSON.parse(q.get('clearkeys')) : null;
+const hexToB64url = (hex) => btoa(String.fromCharCode(...hex.match(/../g).map((h) => parseInt(h, 16))))
+  .split('+').join('-').split('/').join('_').split('=').join('');
 const audio = document.getElementById('a');
 window.result = null;
 const warnings = [];
@@ -52,6 +79,7 @@ async function start() {
     const p = new shaka.Player();
     await p.attach(audio);
     p.addEventListener('error', (e) => fail('shaka error ' + e.detail.code + ' ' + JSON.stringify(e.detail.data).slice(0, 300)));
+    if (clearkeys) p.configure({ drm: { clearKeys: clearkeys } });
     await p.load(src);
   } else if (player === 'hlsjs') {
     const h = new Hls();
@@ -67,6 +95,11 @@ async function start() {
   } else if (player === 'dashjs') {
     const p = dashjs.MediaPlayer().create();
     p.on(dashjs.MediaPlayer.events.ERROR, (e) => fail('dash.js error ' + JSON.stringify(e.error || e).slice(0, 300)));
+    if (clearkeys) {
+      const keys = {};
+      for (const [kid, key] of Object.entries(clearkeys)) keys[hexToB64url(kid)] = hexToB64url(key);
+      p.setProtectionData({ 'org.w3.clearkey': { clearkeys: keys } });
+    }
     p.initialize(audio, src, true);
   } else {
     throw new Error('unknown player ' + player);
@@ -146,8 +179,12 @@ const context = await chromium.launchPersistentContext(profile, {
 
 const cases = [];
 packages.forEach((dir, i) => {
+  const { clearkeys, expectFailure } = packageOptions[i];
   const add = (player, manifest) => {
-    if (existsSync(join(dir, manifest))) cases.push({ pkg: dir, player, src: `/pkg/${i}/${manifest}` });
+    if (clearkeys && player === 'hlsjs') return;
+    if (existsSync(join(dir, manifest))) {
+      cases.push({ pkg: dir, player, src: `/pkg/${i}/${manifest}`, clearkeys, expectFailure });
+    }
   };
   add('shaka', 'master.m3u8');
   add('hlsjs', 'master.m3u8');
@@ -164,7 +201,8 @@ for (const c of cases) {
   tab.on('pageerror', (e) => console_errors.push(String(e)));
   let result;
   try {
-    await tab.goto(`http://127.0.0.1:${port}/page.html?player=${c.player}&src=${encodeURIComponent(c.src)}`);
+    const keys = c.clearkeys ? `&clearkeys=${encodeURIComponent(JSON.stringify(c.clearkeys))}` : '';
+    await tab.goto(`http://127.0.0.1:${port}/page.html?player=${c.player}&src=${encodeURIComponent(c.src)}${keys}`);
     await tab.waitForFunction(() => window.result !== null, null, { timeout: CASE_TIMEOUT_MS });
     result = await tab.evaluate(() => window.result);
   } catch (e) {
@@ -174,8 +212,14 @@ for (const c of cases) {
     result.ok = false;
     result.error = (result.error || '') + ' page errors: ' + console_errors.join('; ').slice(0, 300);
   }
+  if (c.expectFailure) {
+    // A negative case passes when the player refused the content.
+    result.played = result.ok;
+    result.ok = !result.ok && !!result.error;
+  }
   if (!result.ok) failed += 1;
-  console.log(JSON.stringify({ ...c, ...result }));
+  const { clearkeys, ...shown } = c;
+  console.log(JSON.stringify({ ...shown, encrypted: !!clearkeys, ...result }));
   await tab.close();
 }
 await context.close();

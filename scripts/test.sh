@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh test
 # The player harness's npm packages (Shaka Player, hls.js, dash.js,
 # playwright-core), from the committed lockfile, when not installed yet.
-if [[ ! -d players/node_modules/playwright-core ]]; then
+if [[ ! -d players/node_modules/playwright-core || ! -d players/node_modules/shaka-packager ]]; then
   npm ci --prefix players --no-audit --no-fund --loglevel=error
 fi
 cargo fmt --all -- --check

@@ -118,10 +118,13 @@ impl Protection {
         for s in self.systems.iter().filter(|s| s.dash) {
             out.push_str(&format!(
                 "{indent}<ContentProtection schemeIdUri=\"{}\">\n",
-                s.dash_scheme_id_uri
+                xml_escape(&s.dash_scheme_id_uri)
             ));
             if let Some(url) = &s.license_url {
-                out.push_str(&format!("{indent}  <dashif:Laurl>{url}</dashif:Laurl>\n"));
+                out.push_str(&format!(
+                    "{indent}  <dashif:Laurl>{}</dashif:Laurl>\n",
+                    xml_escape(url)
+                ));
             }
             if let Some(pssh) = &s.pssh {
                 out.push_str(&format!(
@@ -133,6 +136,14 @@ impl Protection {
         }
         out
     }
+}
+
+/// Text for XML content and attribute values.
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `01234567-89ab-cdef-0123-456789abcdef`.
