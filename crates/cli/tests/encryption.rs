@@ -178,7 +178,7 @@ fn decrypted_renditions_decode_to_exactly_the_clear_package() {
                 };
                 let encrypted = whole_track(&pkg, name);
                 let clear_bytes = whole_track(&clear, name);
-                assert_eq!(encrypted.len() >= clear_bytes.len(), true, "{name}");
+                assert!(encrypted.len() >= clear_bytes.len(), "{name}");
                 assert_ne!(encrypted, clear_bytes, "{scheme} {layout} {name} is clear");
                 let decrypted = decrypt_and_decode(tmp.path(), &encrypted, kid, key);
                 std::fs::write(tmp.path().join("clear.mp4"), &clear_bytes).expect("write");

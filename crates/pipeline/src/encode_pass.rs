@@ -169,10 +169,12 @@ pub(crate) fn encode(
                 info.sample_rate,
                 lp.segment_ticks,
                 lp.frames,
+            )?
+            .encrypted(
                 c.protection
                     .as_ref()
                     .map(|p| TrackCrypto::new(p, TrackType::Lossless, 0, "flac")),
-            )?;
+            );
             let input = info.path.clone();
             let (rate, channels) = (info.sample_rate, usize::from(info.channels));
             let sink = plan.sink;
@@ -412,18 +414,22 @@ fn encode_rendition(
     };
     // Every Opus rendition has the same pre-skip, so the same cuts.
     let mut cmaf = match sinks.cmaf {
-        Some(c) => Some(TrackPackager::new(
-            &input,
-            &dir,
-            &rung.name(),
-            c.layout,
-            OPUS_RATE,
-            u64::from(c.segment_packets) * OPUS_FRAME_SAMPLES as u64,
-            u64::from(pre_skip) + c.frames_out,
-            c.protection
-                .as_ref()
-                .map(|p| TrackCrypto::new(p, TrackType::Lossy, sinks.index, &rung.name())),
-        )?),
+        Some(c) => Some(
+            TrackPackager::new(
+                &input,
+                &dir,
+                &rung.name(),
+                c.layout,
+                OPUS_RATE,
+                u64::from(c.segment_packets) * OPUS_FRAME_SAMPLES as u64,
+                u64::from(pre_skip) + c.frames_out,
+            )?
+            .encrypted(
+                c.protection
+                    .as_ref()
+                    .map(|p| TrackCrypto::new(p, TrackType::Lossy, sinks.index, &rung.name())),
+            ),
+        ),
         None => None,
     };
     let mut packets = Vec::new();

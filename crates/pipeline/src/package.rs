@@ -117,22 +117,18 @@ impl TrackPackager {
         timescale: u32,
         segment_ticks: u64,
         real_end_ticks: u64,
-        encryption: Option<TrackCrypto>,
     ) -> Result<Self, JobError> {
-        let iv_size = encryption
-            .as_ref()
-            .map_or(0, |c| c.encryptor.per_sample_iv_size());
         let (fragmenter, body) = match layout {
             Layout::Segments => {
                 let seg_dir = dir.join(name);
                 fs::create_dir_all(&seg_dir).map_err(out_err(&seg_dir, "creating"))?;
-                (Fragmenter::new().with_sample_ivs(iv_size), None)
+                (Fragmenter::new(), None)
             }
             Layout::SingleFile => {
                 let path = body_path(dir, name);
                 let file = File::create(&path).map_err(out_err(&path, "creating"))?;
                 (
-                    Fragmenter::without_styp().with_sample_ivs(iv_size),
+                    Fragmenter::without_styp(),
                     Some(BufWriter::with_capacity(256 * 1024, file)),
                 )
             }
@@ -149,9 +145,19 @@ impl TrackPackager {
             next_start: 0,
             fragments: Vec::new(),
             body,
-            encryption,
+            encryption: None,
             scratch: Vec::new(),
         })
+    }
+
+    /// Encrypts the samples (Common Encryption) when `crypto` is given.
+    pub(crate) fn encrypted(mut self, crypto: Option<TrackCrypto>) -> Self {
+        if let Some(c) = &crypto {
+            let iv_size = c.encryptor.per_sample_iv_size();
+            self.fragmenter = std::mem::take(&mut self.fragmenter).with_sample_ivs(iv_size);
+        }
+        self.encryption = crypto;
+        self
     }
 
     /// Adds one sample; cuts a segment when it is full.
