@@ -292,9 +292,18 @@ pub struct EncryptArgs {
 impl EncryptArgs {
     fn settings(&self) -> Option<audiopack::EncryptSettings> {
         let (scheme, keys) = (self.encrypt.as_ref()?, self.keys.as_ref()?);
+        // A key file is named by its absolute path: settings travel to
+        // batch tracks and queue workers whose working directory differs.
+        let keys = match audiopack::Keys::parse(keys) {
+            audiopack::Keys::File(path) => std::path::absolute(&path)
+                .unwrap_or(path)
+                .display()
+                .to_string(),
+            _ => keys.clone(),
+        };
         Some(audiopack::EncryptSettings {
             scheme: scheme.clone(),
-            keys: keys.clone(),
+            keys,
             drm_systems: self.drm_systems.clone(),
             fairplay_key_uri: self.fairplay_key_uri.clone(),
             clearkey_license_url: self.clearkey_license_url.clone(),

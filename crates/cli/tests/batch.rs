@@ -870,3 +870,63 @@ fn an_album_with_two_loudness_settings_is_an_invalid_catalog() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn an_encrypted_catalog_skips_on_rerun_and_re_encodes_for_a_new_key_id() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    masters(tmp.path(), 2, 3);
+    let catalog = csv_catalog(
+        tmp.path(),
+        &[("t1", "masters/t1.wav"), ("t2", "masters/t2.wav")],
+    );
+    let keys = tmp.path().join("keys.json");
+    let write_keys = |kid: &str| {
+        std::fs::write(
+            &keys,
+            format!(r#"{{"keys":[{{"kid":"{kid}","key":"5f4dcc3b5aa765d61d8327deb882cf99"}}]}}"#),
+        )
+        .expect("keys")
+    };
+    write_keys("11112222333344445555666677778888");
+    let out = tmp.path().join("out");
+    let args = [
+        s(&catalog),
+        "--out",
+        s(&out),
+        "--json",
+        "--ladder",
+        "64",
+        "--encrypt",
+        "cbcs",
+        "--keys",
+        s(&keys),
+    ];
+    let first = batch(&args);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    for id in ["t1", "t2"] {
+        let package = read_json(&out.join(id).join("report.json"));
+        let protection = &package["package"]["protection"];
+        assert_eq!(protection["scheme"], "cbcs", "{protection}");
+        assert_eq!(
+            protection["lossy_kid"],
+            "11112222-3333-4444-5555-666677778888"
+        );
+    }
+    // Same keys: skipped. The key bytes are nowhere in the reports.
+    let again = batch(&args);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(count(&events(&again), "track-skipped"), 2);
+    let text = std::fs::read_to_string(out.join("batch-report.json")).expect("report");
+    assert!(!text.contains("5f4dcc3b5aa765d61d8327deb882cf99"), "{text}");
+    // A new key ID: every track is encrypted again.
+    write_keys("99990000aaaabbbbccccddddeeeeffff");
+    let rekeyed = batch(&args);
+    assert_eq!(rekeyed.status.code(), Some(0), "{}", stderr(&rekeyed));
+    let report = read_json(&out.join("batch-report.json"));
+    assert!(statuses(&report).values().all(|s| s == "done"), "{report}");
+    let package = read_json(&out.join("t1").join("report.json"));
+    assert_eq!(
+        package["package"]["protection"]["lossy_kid"],
+        "99990000-aaaa-bbbb-cccc-ddddeeeeffff"
+    );
+}

@@ -32,17 +32,6 @@ const LOSSLESS_KID: &str = "f9e8d7c6b5a493827160f5e4d3c2b1a0";
 const LOSSY_KEY: &str = "c0ffee00deadbeef5a5a5a5a13572468";
 const LOSSLESS_KEY: &str = "feedface0badf00d97531357abcdef01";
 
-fn packager() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../players/node_modules/shaka-packager/bin/packager-linux-x64");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/test.sh (npm ci in players/)",
-        path.display()
-    );
-    path
-}
-
 fn write_keys(dir: &Path, two: bool) -> PathBuf {
     let path = dir.join("keys.json");
     let text = if two {
@@ -67,24 +56,6 @@ fn master(dir: &Path) -> PathBuf {
     path
 }
 
-/// The init segment followed by every media segment, in order, for one
-/// rendition of a package (either layout).
-fn whole_track(pkg: &Path, rendition: &str) -> Vec<u8> {
-    let single = pkg.join(format!("{rendition}.mp4"));
-    if single.is_file() {
-        return std::fs::read(single).expect("single file");
-    }
-    let dir = pkg.join(rendition);
-    let mut bytes = std::fs::read(dir.join("init.mp4")).expect("init");
-    for n in 1.. {
-        match std::fs::read(dir.join(format!("{n}.m4s"))) {
-            Ok(b) => bytes.extend_from_slice(&b),
-            Err(_) => break,
-        }
-    }
-    bytes
-}
-
 fn renditions(pkg: &Path) -> Vec<String> {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(pkg.join("report.json")).expect("report"))
@@ -95,50 +66,6 @@ fn renditions(pkg: &Path) -> Vec<String> {
         .iter()
         .map(|r| r["name"].as_str().expect("name").to_string())
         .collect()
-}
-
-/// Decrypts `encrypted` with Shaka Packager and returns ffmpeg's PCM of the
-/// result (s32le, so FLAC's integer samples compare exactly).
-fn decrypt_and_decode(work: &Path, encrypted: &[u8], kid: &str, key: &str) -> Vec<u8> {
-    let input = work.join("enc.mp4");
-    let output = work.join("dec.mp4");
-    std::fs::write(&input, encrypted).expect("write");
-    let _ = std::fs::remove_file(&output);
-    let out = Command::new(packager())
-        .arg(format!(
-            "in={},stream=audio,output={}",
-            input.display(),
-            output.display()
-        ))
-        .args([
-            "--enable_raw_key_decryption",
-            "--keys",
-            &format!("key_id={kid}:key={key}"),
-        ])
-        .output()
-        .expect("packager");
-    assert!(
-        out.status.success(),
-        "shaka-packager could not decrypt: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    pcm(&output)
-}
-
-fn pcm(path: &Path) -> Vec<u8> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-f", "s32le", "-"])
-        .output()
-        .expect("ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.stdout.is_empty(), "no samples from {}", path.display());
-    out.stdout
 }
 
 #[test]

@@ -11,7 +11,11 @@
 //! media segments, and the single-file layout (init, `sidx`, fragments).
 //! Segments parse back with mp4-atom, ffprobe and shaka-packager, and play
 //! in Shaka Player, hls.js and dash.js (crates/cli/tests/players.rs).
-//! Not yet written: encryption boxes (`enca`/`sinf`/`senc`, the DRM issue).
+//! Encrypted tracks ([`TrackEncryption`]): `enca` + `sinf`
+//! (`frma`/`schm`/`schi`/`tenc`) and `pssh` boxes in the init segment,
+//! `senc`/`saiz`/`saio` per fragment when samples carry their own IVs
+//! ([`Fragmenter::with_sample_ivs`]). The caller encrypts the samples
+//! (audiopack-drm); this crate never sees a key. See docs/drm.md.
 //!
 //! ## Layout written
 //!

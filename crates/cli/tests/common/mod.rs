@@ -330,3 +330,78 @@ pub fn assert_complete_package(dir: &Path) {
     assert!(dir.join("master.m3u8").is_file());
     assert!(dir.join("manifest.mpd").is_file());
 }
+
+/// Shaka Packager's binary (the `shaka-packager` npm package): the
+/// independent decryptor of the encryption tests.
+pub fn packager() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../players/node_modules/shaka-packager/bin/packager-linux-x64");
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/test.sh (npm ci in players/)",
+        path.display()
+    );
+    path
+}
+
+/// The init segment followed by every media segment, in order, for one
+/// rendition of a package (either layout).
+pub fn whole_track(pkg: &Path, rendition: &str) -> Vec<u8> {
+    let single = pkg.join(format!("{rendition}.mp4"));
+    if single.is_file() {
+        return std::fs::read(single).expect("single file");
+    }
+    let dir = pkg.join(rendition);
+    let mut bytes = std::fs::read(dir.join("init.mp4")).expect("init");
+    for n in 1.. {
+        match std::fs::read(dir.join(format!("{n}.m4s"))) {
+            Ok(b) => bytes.extend_from_slice(&b),
+            Err(_) => break,
+        }
+    }
+    bytes
+}
+
+/// Decrypts `encrypted` with Shaka Packager and returns ffmpeg's PCM of the
+/// result (s32le, so FLAC's integer samples compare exactly).
+pub fn decrypt_and_decode(work: &Path, encrypted: &[u8], kid: &str, key: &str) -> Vec<u8> {
+    let input = work.join("enc.mp4");
+    let output = work.join("dec.mp4");
+    std::fs::write(&input, encrypted).expect("write");
+    let _ = std::fs::remove_file(&output);
+    let out = Command::new(packager())
+        .arg(format!(
+            "in={},stream=audio,output={}",
+            input.display(),
+            output.display()
+        ))
+        .args([
+            "--enable_raw_key_decryption",
+            "--keys",
+            &format!("key_id={kid}:key={key}"),
+        ])
+        .output()
+        .expect("packager");
+    assert!(
+        out.status.success(),
+        "shaka-packager could not decrypt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pcm(&output)
+}
+
+pub fn pcm(path: &Path) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "s32le", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.stdout.is_empty(), "no samples from {}", path.display());
+    out.stdout
+}
