@@ -67,6 +67,10 @@ pub enum Command {
     Worker(WorkerArgs),
     /// The queue's jobs: counts, rate, ETA and each job's state.
     Status(StatusArgs),
+    /// Serve a package or a batch output over local HTTP (MIME types,
+    /// byte ranges, CORS, an index page) to audition it before
+    /// publishing; Ctrl-C stops it.
+    Serve(ServeArgs),
 }
 
 /// How to reach S3-compatible storage (credentials come from the standard
@@ -512,4 +516,20 @@ pub struct StatusArgs {
     /// Seconds between refreshes with --watch.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     pub interval: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The package or batch output directory to serve.
+    pub dir: PathBuf,
+    /// The port to listen on (0: any free port; the URL printed names it).
+    #[arg(long, value_name = "P", default_value_t = 8000)]
+    pub port: u16,
+    /// The address to listen on: this machine only by default (0.0.0.0
+    /// or :: expose the files to the network).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Open the page in the system browser (xdg-open; a note if missing).
+    #[arg(long)]
+    pub open: bool,
 }

@@ -19,6 +19,7 @@ mod args;
 mod batch_command;
 mod human;
 mod progress;
+mod serve_command;
 mod signals;
 mod worker_command;
 
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         Command::Status(args) => {
             return queue_command(|| worker_command::status(&cli, args, &cancel));
         }
+        Command::Serve(args) => return serve_command::run(&cli, args, &cancel),
         _ => {}
     }
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli, &cancel)));
@@ -114,7 +116,11 @@ fn run(cli: &Cli, cancel: &CancellationToken) -> Result<(), Error> {
         }
         Command::Ingest(args) => ingest(cli, args, bar, cancel)?,
         Command::Publish(args) => publish(cli, args, cancel)?,
-        Command::Batch(_) | Command::Submit(_) | Command::Worker(_) | Command::Status(_) => {
+        Command::Batch(_)
+        | Command::Submit(_)
+        | Command::Worker(_)
+        | Command::Status(_)
+        | Command::Serve(_) => {
             return Err(Error::internal("run by main"));
         }
     }
