@@ -197,7 +197,8 @@ impl Job {
             .loudness
             .peak_control
             .iter()
-            .flat_map(|p| p.warnings.iter());
+            .flat_map(|p| p.warnings.iter())
+            .chain(report.ingest.loudness.decoded_warnings.iter());
         for message in report.ingest.input.warnings.iter().chain(peak_warnings) {
             progress.emit(&Event::Warning {
                 message: message.clone(),

@@ -57,6 +57,9 @@ pub struct JobSettings {
     /// key server URL, never a key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypt: Option<EncryptSettings>,
+    /// Decode and measure every rendition (`JobBuilder::measure_decoded`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub measure_decoded: bool,
 }
 
 /// The encryption options of [`JobSettings`] (the CLI's `--encrypt`
@@ -137,6 +140,7 @@ impl Default for JobSettings {
             max_duration_seconds: limits.max_duration_seconds,
             lenient: false,
             encrypt: None,
+            measure_decoded: false,
         }
     }
 }
@@ -205,6 +209,7 @@ impl JobSettings {
         if let Some(ladder) = &self.ladder {
             job = job.ladder(ladder.clone());
         }
+        job = job.measure_decoded(self.measure_decoded);
         if let Some(encrypt) = &self.encrypt {
             job = job.encryption(encrypt.encryption()?);
         }

@@ -149,6 +149,9 @@ pub fn ingest(r: &JobReport, out: &Path, verbose: bool) -> String {
     for w in &i.warnings {
         let _ = writeln!(s, "  warning: {}", clean(w));
     }
+    for w in &r.loudness.decoded_warnings {
+        let _ = writeln!(s, "  warning: {}", clean(w));
+    }
     if let Some(pc) = &r.loudness.peak_control {
         if verbose {
             for note in &pc.notes {

@@ -48,7 +48,7 @@ impl DecodedPeakMeter {
             meter: EbuR128::new(
                 u32::from(channels),
                 OPUS_RATE,
-                Mode::TRUE_PEAK | Mode::I | Mode::HISTOGRAM,
+                Mode::TRUE_PEAK | Mode::SAMPLE_PEAK | Mode::I | Mode::LRA | Mode::HISTOGRAM,
             )?,
             channels: usize::from(channels),
             skip_left: u64::from(pre_skip),
@@ -98,6 +98,32 @@ impl DecodedPeakMeter {
         let i = self.meter.loudness_global()?;
         Ok(i.is_finite().then_some(i))
     }
+
+    /// Everything measured on the decoded rendition.
+    pub fn measurement(&self) -> Result<DecodedMeasurement, EncodeError> {
+        let mut sample_peak = 0f64;
+        for ch in 0..self.channels as u32 {
+            sample_peak = sample_peak.max(self.meter.sample_peak(ch)?);
+        }
+        let sp = 20.0 * sample_peak.log10();
+        let lra = self.meter.loudness_range()?;
+        Ok(DecodedMeasurement {
+            integrated_lufs: self.integrated_lufs()?,
+            loudness_range_lu: lra.is_finite().then_some(lra),
+            true_peak_dbtp: self.true_peak_dbtp()?,
+            sample_peak_dbfs: (sp.is_finite() && sp > SILENCE_DBTP).then_some(sp),
+        })
+    }
+}
+
+/// A decoded rendition's loudness and peaks (`None`: silence, or below the
+/// gate).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DecodedMeasurement {
+    pub integrated_lufs: Option<f64>,
+    pub loudness_range_lu: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub sample_peak_dbfs: Option<f64>,
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ mod resample;
 mod subsonic;
 mod true_peak;
 
-pub use decoded_peak::DecodedPeakMeter;
+pub use decoded_peak::{DecodedMeasurement, DecodedPeakMeter};
 pub use downmix::{Speaker, StereoDownmix, speakers_from_mask};
 pub use error::EncodeError;
 pub use flac_encoder::{FlacEncoder, FlacFrame};

@@ -115,6 +115,10 @@ pub struct JobConfig {
     /// before a key server is asked, so a rerun can be skipped without
     /// asking it.
     pub encryption_fingerprint: Option<String>,
+    /// Decode every rendition as it is written and measure it
+    /// (`renditions[].decoded` in the report). Off by default: it costs
+    /// about 30 % more CPU until the true-peak meter is faster.
+    pub measure_decoded: bool,
 }
 
 impl Default for JobConfig {
@@ -132,6 +136,7 @@ impl Default for JobConfig {
             album_members: None,
             protection: None,
             encryption_fingerprint: None,
+            measure_decoded: false,
         }
     }
 }

@@ -61,6 +61,9 @@ struct Settings<'a> {
     // systems, options, key source, key IDs), never a key.
     #[serde(skip_serializing_if = "Option::is_none")]
     encryption: Option<&'a str>,
+    // The report gains `decoded` measurements; absent when off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    measure_decoded: bool,
 }
 
 impl JobConfig {
@@ -89,6 +92,7 @@ impl JobConfig {
             album: self.album.is_some(),
             album_members: self.album.and(self.album_members.as_deref()),
             encryption: self.encryption_fingerprint.as_deref(),
+            measure_decoded: self.measure_decoded,
         };
         let bytes = serde_json::to_vec(&settings).unwrap_or_default();
         hex(&Sha256::digest(&bytes))

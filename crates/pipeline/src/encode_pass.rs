@@ -97,6 +97,8 @@ pub(crate) struct RenditionOutcome {
     pub decoded_true_peak_dbtp: Option<f64>,
     /// The decoded rendition's integrated loudness, when checked.
     pub decoded_integrated_lufs: Option<f64>,
+    /// Everything measured on the decoded rendition, when checked.
+    pub decoded: Option<audiopack_encode::DecodedMeasurement>,
 }
 
 pub(crate) struct LosslessOutcome {
@@ -472,13 +474,12 @@ fn encode_rendition(
         .finish(&mut packets)
         .map_err(|e| encode_err(&dir, e))?;
     deliver(&mut packets, encoder.frames_in())?;
-    let (decoded_true_peak_dbtp, decoded_integrated_lufs) = match &peaks {
-        Some(meter) => (
-            meter.true_peak_dbtp().map_err(|e| encode_err(&dir, e))?,
-            meter.integrated_lufs().map_err(|e| encode_err(&dir, e))?,
-        ),
-        None => (None, None),
+    let decoded = match &peaks {
+        Some(meter) => Some(meter.measurement().map_err(|e| encode_err(&dir, e))?),
+        None => None,
     };
+    let decoded_true_peak_dbtp = decoded.and_then(|d| d.true_peak_dbtp);
+    let decoded_integrated_lufs = decoded.and_then(|d| d.integrated_lufs);
     let frames = encoder.frames_in();
     let ogg = match ogg {
         Some((writer, path, file_name)) => {
@@ -514,6 +515,7 @@ fn encode_rendition(
         frames,
         decoded_true_peak_dbtp,
         decoded_integrated_lufs,
+        decoded,
     })
 }
 

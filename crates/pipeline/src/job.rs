@@ -293,7 +293,9 @@ fn encode_into(
             protection: config.protection.clone(),
         }),
         lossless: lossless.as_ref().ok().map(|(plan, _)| *plan),
-        check_decoded_peaks: false,
+        // With `measure_decoded`, every rendition is decoded and measured
+        // as it is written: what listeners get (`renditions[].decoded`).
+        check_decoded_peaks: config.measure_decoded,
         sink,
         cpu: config.cpu.as_ref(),
     };
@@ -358,6 +360,7 @@ fn encode_into(
             packets: r.packets,
             pre_skip: r.pre_skip,
             frames: r.frames,
+            decoded: r.decoded.map(Into::into),
         })
         .collect();
     let report = JobReport {
@@ -390,6 +393,11 @@ fn encode_into(
             gain,
             album: config.album,
             output: outcome.output_loudness,
+            decoded_warnings: if peak_control.is_none() {
+                decoded_over_ceiling(&outcome, config.normalize.true_peak_ceiling_dbtp)
+            } else {
+                Vec::new()
+            },
             peak_control,
         },
         processing: ProcessingReport {
@@ -482,6 +490,28 @@ fn track_loudness(l: &LoudnessReport) -> Option<TrackLoudness> {
         true_peak_dbtp: l.true_peak_dbtp?,
         sample_peak_dbfs: l.sample_peak_dbfs?,
     })
+}
+
+/// What a rendition may decode above the ceiling before it is named.
+const DECODED_PEAK_TOLERANCE_DB: f64 = 0.1;
+
+/// The renditions whose decoded true peak is over `ceiling` + 0.1 dB.
+fn decoded_over_ceiling(outcome: &EncodeOutcome, ceiling: f64) -> Vec<String> {
+    outcome
+        .renditions
+        .iter()
+        .filter_map(|r| {
+            let tp = r.decoded_true_peak_dbtp?;
+            (tp > ceiling + DECODED_PEAK_TOLERANCE_DB).then(|| {
+                format!(
+                    "{} decodes to {tp:.2} dBTP, {:.2} dB over the {ceiling:.1} dBTP ceiling \
+                     (the codec's overshoot; --limiter holds the ceiling after the codec)",
+                    r.rung.name(),
+                    tp - ceiling
+                )
+            })
+        })
+        .collect()
 }
 
 /// Completes every packaged track (init segments now that the loudness is

@@ -178,6 +178,11 @@ pub struct LoudnessSection {
     /// `--limiter` only: calibration, decoded-peak passes, decoded true
     /// peaks per rendition, warnings.
     pub peak_control: Option<crate::peak_control::PeakControl>,
+    /// Without `--limiter`: renditions whose decoded true peak
+    /// (`renditions[].decoded`) is over the ceiling + 0.1 dB (the lossy
+    /// codec's overshoot), named.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decoded_warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -206,4 +211,30 @@ pub struct RenditionReport {
     pub packets: u64,
     pub pre_skip: u16,
     pub frames: u64,
+    /// The rendition as listeners get it: its packets decoded (libopus, as
+    /// players do) and measured like the source (BS.1770-4). Codec effects
+    /// included: the true peak can sit above the PCM's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<DecodedLoudness>,
+}
+
+/// Loudness and peaks of a decoded rendition (`None`: silence, or below
+/// the gate).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DecodedLoudness {
+    pub integrated_lufs: Option<f64>,
+    pub loudness_range_lu: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub sample_peak_dbfs: Option<f64>,
+}
+
+impl From<audiopack_encode::DecodedMeasurement> for DecodedLoudness {
+    fn from(m: audiopack_encode::DecodedMeasurement) -> Self {
+        DecodedLoudness {
+            integrated_lufs: m.integrated_lufs,
+            loudness_range_lu: m.loudness_range_lu,
+            true_peak_dbtp: m.true_peak_dbtp,
+            sample_peak_dbfs: m.sample_peak_dbfs,
+        }
+    }
 }

@@ -1,0 +1,92 @@
+//! What listeners get, measured (issue 14): with `--measure-decoded` every
+//! rendition's packets are decoded and measured as they are written, and
+//! `report.json`'s
+//! `renditions[].decoded` agrees with ffmpeg's `ebur128` on the decoded
+//! rendition (an Ogg Opus file of the same encode: ffmpeg applies the
+//! pre-skip and end trim as players do).
+
+mod common;
+
+use common::*;
+
+#[test]
+fn decoded_loudness_and_peaks_agree_with_ffmpeg_on_the_decoded_renditions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (name, input) in [
+        ("demo", fixture("demo.flac")),
+        ("quiet_peaky", fixture("quiet_peaky_s16_44100.wav")),
+    ] {
+        let out = tmp.path().join(name);
+        let report = ingest_json(
+            &input,
+            &out,
+            &[
+                "--formats",
+                "hls,ogg",
+                "--ladder",
+                "64,160",
+                "--measure-decoded",
+            ],
+        );
+        let ceiling = report["loudness"]["config"]["true_peak_ceiling_dbtp"]
+            .as_f64()
+            .expect("ceiling");
+        let warnings: Vec<String> = report["loudness"]["decoded_warnings"]
+            .as_array()
+            .map(|w| {
+                w.iter()
+                    .map(|x| x.as_str().expect("text").to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let renditions = report["renditions"].as_array().expect("renditions");
+        assert_eq!(renditions.len(), 2);
+        for r in renditions {
+            let rendition = r["name"].as_str().expect("name");
+            let decoded = &r["decoded"];
+            let file = out.join(r["file"].as_str().expect("ogg file"));
+            let ffmpeg = ffmpeg_loudness(&file, None);
+            let ours = |k: &str| {
+                decoded[k]
+                    .as_f64()
+                    .unwrap_or_else(|| panic!("{name} {rendition}: {k} in {decoded}"))
+            };
+            let i = ours("integrated_lufs");
+            let tp = ours("true_peak_dbtp");
+            let sp = ours("sample_peak_dbfs");
+            let lra = ours("loudness_range_lu");
+            assert!(
+                (i - ffmpeg.integrated).abs() <= 0.2,
+                "{name} {rendition}: I {i} vs ffmpeg {}",
+                ffmpeg.integrated
+            );
+            assert!(
+                (tp - ffmpeg.true_peak).abs() <= 0.3,
+                "{name} {rendition}: TP {tp} vs ffmpeg {}",
+                ffmpeg.true_peak
+            );
+            assert!(
+                (sp - ffmpeg.sample_peak).abs() <= 0.1,
+                "{name} {rendition}: SP {sp} vs ffmpeg {}",
+                ffmpeg.sample_peak
+            );
+            assert!(
+                (lra - ffmpeg.range).abs() <= 1.0,
+                "{name} {rendition}: LRA {lra} vs ffmpeg {}",
+                ffmpeg.range
+            );
+            assert!(
+                tp >= sp - 1e-9,
+                "{name} {rendition}: true peak under sample peak"
+            );
+            // A rendition over the ceiling + 0.1 dB is named, and only then.
+            assert_eq!(
+                warnings
+                    .iter()
+                    .any(|w| w.starts_with(&format!("{rendition} "))),
+                tp > ceiling + 0.1,
+                "{name} {rendition}: TP {tp}, warnings {warnings:?}"
+            );
+        }
+    }
+}
