@@ -158,7 +158,8 @@ fn runs(segments: &[Segment]) -> Vec<Run> {
     out
 }
 
-fn xml(text: &str) -> String {
+/// Text for XML content and attribute values.
+pub(crate) fn xml(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

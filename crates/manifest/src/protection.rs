@@ -118,12 +118,12 @@ impl Protection {
         for s in self.systems.iter().filter(|s| s.dash) {
             out.push_str(&format!(
                 "{indent}<ContentProtection schemeIdUri=\"{}\">\n",
-                xml_escape(&s.dash_scheme_id_uri)
+                crate::dash::xml(&s.dash_scheme_id_uri)
             ));
             if let Some(url) = &s.license_url {
                 out.push_str(&format!(
                     "{indent}  <dashif:Laurl>{}</dashif:Laurl>\n",
-                    xml_escape(url)
+                    crate::dash::xml(url)
                 ));
             }
             if let Some(pssh) = &s.pssh {
@@ -136,14 +136,6 @@ impl Protection {
         }
         out
     }
-}
-
-/// Text for XML content and attribute values.
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// `01234567-89ab-cdef-0123-456789abcdef`.
