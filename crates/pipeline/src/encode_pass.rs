@@ -92,13 +92,17 @@ pub(crate) struct RenditionOutcome {
     pub packets: u64,
     pub pre_skip: u16,
     pub frames: u64,
-    /// The decoded rendition's true peak, when checked (`None` also for
-    /// silence).
-    pub decoded_true_peak_dbtp: Option<f64>,
-    /// The decoded rendition's integrated loudness, when checked.
-    pub decoded_integrated_lufs: Option<f64>,
-    /// Everything measured on the decoded rendition, when checked.
+    /// Everything measured on the decoded rendition, when checked
+    /// (`None` inside for silence or below the gate).
     pub decoded: Option<audiopack_encode::DecodedMeasurement>,
+}
+
+impl RenditionOutcome {
+    /// The decoded rendition's true peak (dBTP), when checked and not
+    /// silent.
+    pub fn decoded_true_peak_dbtp(&self) -> Option<f64> {
+        self.decoded.and_then(|d| d.true_peak_dbtp)
+    }
 }
 
 pub(crate) struct LosslessOutcome {
@@ -478,8 +482,6 @@ fn encode_rendition(
         Some(meter) => Some(meter.measurement().map_err(|e| encode_err(&dir, e))?),
         None => None,
     };
-    let decoded_true_peak_dbtp = decoded.and_then(|d| d.true_peak_dbtp);
-    let decoded_integrated_lufs = decoded.and_then(|d| d.integrated_lufs);
     let frames = encoder.frames_in();
     let ogg = match ogg {
         Some((writer, path, file_name)) => {
@@ -513,8 +515,6 @@ fn encode_rendition(
         packets: count,
         pre_skip,
         frames,
-        decoded_true_peak_dbtp,
-        decoded_integrated_lufs,
         decoded,
     })
 }

@@ -501,7 +501,7 @@ fn decoded_over_ceiling(outcome: &EncodeOutcome, ceiling: f64) -> Vec<String> {
         .renditions
         .iter()
         .filter_map(|r| {
-            let tp = r.decoded_true_peak_dbtp?;
+            let tp = r.decoded_true_peak_dbtp()?;
             (tp > ceiling + DECODED_PEAK_TOLERANCE_DB).then(|| {
                 format!(
                     "{} decodes to {tp:.2} dBTP, {:.2} dB over the {ceiling:.1} dBTP ceiling \

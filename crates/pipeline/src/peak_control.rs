@@ -167,7 +167,7 @@ pub(crate) fn settle(
 pub(crate) fn conclude(control: &mut PeakControl, outcome: &EncodeOutcome, gain: &mut GainPlan) {
     for r in &outcome.renditions {
         let name = r.rung.name();
-        if let Some(tp) = r.decoded_true_peak_dbtp
+        if let Some(tp) = r.decoded_true_peak_dbtp()
             && tp > control.ceiling_dbtp + WARN_TOLERANCE_DB
         {
             control.warnings.push(format!(
@@ -177,8 +177,8 @@ pub(crate) fn conclude(control: &mut PeakControl, outcome: &EncodeOutcome, gain:
         }
         control.decoded.push(DecodedRendition {
             rendition: name,
-            true_peak_dbtp: r.decoded_true_peak_dbtp,
-            integrated_lufs: r.decoded_integrated_lufs,
+            true_peak_dbtp: r.decoded_true_peak_dbtp(),
+            integrated_lufs: r.decoded.and_then(|d| d.integrated_lufs),
         });
     }
     if gain.limiter_engaged {
@@ -282,6 +282,6 @@ fn worst_peak(outcome: &EncodeOutcome) -> Option<(String, f64)> {
     outcome
         .renditions
         .iter()
-        .filter_map(|r| r.decoded_true_peak_dbtp.map(|tp| (r.rung.name(), tp)))
+        .filter_map(|r| r.decoded_true_peak_dbtp().map(|tp| (r.rung.name(), tp)))
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
