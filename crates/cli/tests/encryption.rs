@@ -123,22 +123,9 @@ fn decrypted_renditions_decode_to_exactly_the_clear_package() {
                 } else {
                     (LOSSY_KID, LOSSLESS_KEY)
                 };
-                let input = tmp.path().join("enc.mp4");
                 let output = tmp.path().join("wrong.mp4");
-                let _ = std::fs::remove_file(&output);
-                let status = Command::new(packager())
-                    .arg(format!(
-                        "in={},stream=audio,output={}",
-                        input.display(),
-                        output.display()
-                    ))
-                    .args([
-                        "--enable_raw_key_decryption",
-                        "--keys",
-                        &format!("key_id={wrong_kid}:key={wrong_key}"),
-                    ])
-                    .output()
-                    .expect("packager");
+                let status =
+                    shaka_decrypt(&tmp.path().join("enc.mp4"), &output, wrong_kid, wrong_key);
                 if status.status.success() {
                     let wrong = Command::new("ffmpeg")
                         .args(["-v", "quiet", "-i"])
@@ -678,7 +665,6 @@ fn bad_key_sources_are_exit_14_and_impossible_combinations_exit_2_with_nothing_w
 
 #[test]
 fn clearkey_players_play_encrypted_packages_and_refuse_a_wrong_cbcs_key() {
-    let players = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../players");
     let tmp = tempfile::tempdir().expect("tempdir");
     let input = fixture("demo.flac");
     let keys = write_keys(tmp.path(), true);
@@ -700,28 +686,18 @@ fn clearkey_players_play_encrypted_packages_and_refuse_a_wrong_cbcs_key() {
     );
     let right = format!("{LOSSY_KID}:{LOSSY_KEY},{LOSSLESS_KID}:{LOSSLESS_KEY}");
     let wrong = format!("{LOSSY_KID}:{LOSSLESS_KEY},{LOSSLESS_KID}:{LOSSY_KEY}");
-    let out = Command::new("node")
-        .arg(players.join("run.mjs"))
-        .args(["--clearkey", &right])
-        .arg(&cbcs)
-        .arg(&cenc)
-        .args(["--expect-failure", "--clearkey", &wrong])
-        .arg(&cbcs)
-        .output()
-        .expect("node is required: run scripts/test.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let results: Vec<serde_json::Value> = stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).expect("result line"))
-        .collect();
+    let (results, stdout, stderr, success) = play(&[
+        "--clearkey".as_ref(),
+        right.as_ref(),
+        cbcs.as_os_str(),
+        cenc.as_os_str(),
+        "--expect-failure".as_ref(),
+        "--clearkey".as_ref(),
+        wrong.as_ref(),
+        cbcs.as_os_str(),
+    ]);
     // Per package: Shaka HLS, Shaka DASH, dash.js, Shaka lossless HLS.
-    assert_eq!(
-        results.len(),
-        12,
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(results.len(), 12, "{stdout}\n{stderr}");
     for r in &results {
         assert_eq!(r["ok"], true, "{r}");
         if r["expectFailure"] == true {
@@ -730,7 +706,7 @@ fn clearkey_players_play_encrypted_packages_and_refuse_a_wrong_cbcs_key() {
             assert!(r["currentTime"].as_f64().expect("currentTime") > 3.0, "{r}");
         }
     }
-    assert!(out.status.success(), "{stdout}");
+    assert!(success, "{stdout}");
     assert_no_canary(
         "player log",
         stdout.replace(&right, "").replace(&wrong, "").as_bytes(),

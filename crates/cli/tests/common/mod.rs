@@ -362,14 +362,11 @@ pub fn whole_track(pkg: &Path, rendition: &str) -> Vec<u8> {
     bytes
 }
 
-/// Decrypts `encrypted` with Shaka Packager and returns ffmpeg's PCM of the
-/// result (s32le, so FLAC's integer samples compare exactly).
-pub fn decrypt_and_decode(work: &Path, encrypted: &[u8], kid: &str, key: &str) -> Vec<u8> {
-    let input = work.join("enc.mp4");
-    let output = work.join("dec.mp4");
-    std::fs::write(&input, encrypted).expect("write");
-    let _ = std::fs::remove_file(&output);
-    let out = Command::new(packager())
+/// Runs Shaka Packager's raw-key decryption of `input` (init + fragments)
+/// into `output` (removed first).
+pub fn shaka_decrypt(input: &Path, output: &Path, kid: &str, key: &str) -> Output {
+    let _ = std::fs::remove_file(output);
+    Command::new(packager())
         .arg(format!(
             "in={},stream=audio,output={}",
             input.display(),
@@ -381,7 +378,43 @@ pub fn decrypt_and_decode(work: &Path, encrypted: &[u8], kid: &str, key: &str) -
             &format!("key_id={kid}:key={key}"),
         ])
         .output()
-        .expect("packager");
+        .expect("packager")
+}
+
+/// Runs `players/run.mjs` with `args`; returns its per-case JSON results,
+/// its stdout and stderr, and whether it exited 0.
+pub fn play(args: &[&std::ffi::OsStr]) -> (Vec<serde_json::Value>, String, String, bool) {
+    let players = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../players");
+    assert!(
+        players.join("node_modules/playwright-core").is_dir(),
+        "players/node_modules is missing: run scripts/test.sh (it runs npm ci in players/)"
+    );
+    let out = Command::new("node")
+        .arg(players.join("run.mjs"))
+        .args(args)
+        .output()
+        .expect("node is required: run scripts/test.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let results = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("result line"))
+        .collect();
+    (
+        results,
+        stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
+}
+
+/// Decrypts `encrypted` with Shaka Packager and returns ffmpeg's PCM of the
+/// result (s32le, so FLAC's integer samples compare exactly).
+pub fn decrypt_and_decode(work: &Path, encrypted: &[u8], kid: &str, key: &str) -> Vec<u8> {
+    let input = work.join("enc.mp4");
+    let output = work.join("dec.mp4");
+    std::fs::write(&input, encrypted).expect("write");
+    let out = shaka_decrypt(&input, &output, kid, key);
     assert!(
         out.status.success(),
         "shaka-packager could not decrypt: {}",
