@@ -90,3 +90,41 @@ fn decoded_loudness_and_peaks_agree_with_ffmpeg_on_the_decoded_renditions() {
         }
     }
 }
+
+/// `audiopack loudness FILE --json`'s true peak.
+fn our_true_peak(path: &std::path::Path) -> f64 {
+    run_json(&["loudness", path.to_str().expect("utf8"), "--json"])["true_peak_dbtp"]
+        .as_f64()
+        .expect("true peak")
+}
+
+#[test]
+fn true_peak_at_low_source_rates_oversamples_to_192_khz_like_ffmpeg() {
+    // ebur128's fixed 4× reaches only 32 kHz on an 8 kHz source: on
+    // full-band noise it read 0.7–0.9 dB under ffmpeg (which resamples to
+    // 192 kHz). Below 44.1 kHz the true peak now comes from a 192 kHz
+    // band-limited copy. Remaining difference: the two resamplers' kernels
+    // (rubato's FFT vs swresample's windowed sinc) disagree by up to
+    // ~0.4 dB on white noise right up to Nyquist; band-limited material
+    // (a telephone band) agrees within 0.1 dB.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (lavfi, tolerance) in [
+        ("anoisesrc=c=white:r=8000:a=0.4:d=10:s=2", 0.2),
+        ("anoisesrc=c=white:r=32000:a=0.4:d=10:s=6", 0.2),
+        ("anoisesrc=c=white:r=11025:a=0.4:d=10:s=5", 0.4),
+        ("anoisesrc=c=white:r=22050:a=0.4:d=10:s=4", 0.4),
+        (
+            "anoisesrc=c=pink:r=8000:a=0.9:d=10:s=1,bandpass=f=1850:w=3100,volume=12dB",
+            0.1,
+        ),
+    ] {
+        let path = tmp.path().join("low.wav");
+        ffmpeg_generate(lavfi, &["-ac", "1", "-c:a", "pcm_s16le"], &path);
+        let ours = our_true_peak(&path);
+        let ffmpeg = ffmpeg_loudness(&path, None).true_peak;
+        assert!(
+            (ours - ffmpeg).abs() <= tolerance,
+            "{lavfi}: ours {ours:.2} dBTP, ffmpeg {ffmpeg:.2} dBTP"
+        );
+    }
+}

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::downmix::Speaker;
 use crate::error::EncodeError;
+use crate::resample::Resampler;
 
 /// What a measurement found. `None` stands for minus infinity: digital
 /// silence, or less than one 400 ms gating block of signal.
@@ -26,6 +27,35 @@ pub struct LoudnessReport {
 pub struct LoudnessMeter {
     meter: EbuR128,
     channels: usize,
+    /// Sources below [`OVERSAMPLE_BELOW_HZ`]: a copy resampled to
+    /// [`TRUE_PEAK_RATE`] whose sample peak is the true peak.
+    oversampler: Option<Oversampler>,
+}
+
+/// ebur128's true peak oversamples 4× (2× from 96 kHz): at 8 kHz that
+/// reaches only 32 kHz and misses inter-sample peaks. BS.1770-4 specifies
+/// 4× at 48 kHz, i.e. an effective 192 kHz; below 44.1 kHz the signal is
+/// resampled to 192 kHz (band-limited, as ffmpeg's ebur128 filter does)
+/// and its sample peak taken.
+const OVERSAMPLE_BELOW_HZ: u32 = 44_100;
+const TRUE_PEAK_RATE: u32 = 192_000;
+
+struct Oversampler {
+    resampler: Resampler,
+    out: Vec<Vec<f32>>,
+    peak: f32,
+    finished: bool,
+}
+
+impl Oversampler {
+    fn take_peaks(&mut self) {
+        for ch in &mut self.out {
+            for &x in ch.iter() {
+                self.peak = self.peak.max(x.abs());
+            }
+            ch.clear();
+        }
+    }
 }
 
 impl LoudnessMeter {
@@ -40,7 +70,21 @@ impl LoudnessMeter {
             let map: Vec<Channel> = speakers.iter().map(|s| s.bs1770_channel()).collect();
             meter.set_channel_map(&map)?;
         }
-        Ok(LoudnessMeter { meter, channels })
+        let oversampler = if rate < OVERSAMPLE_BELOW_HZ {
+            Some(Oversampler {
+                resampler: Resampler::new(rate, TRUE_PEAK_RATE, channels)?,
+                out: vec![Vec::new(); channels],
+                peak: 0.0,
+                finished: false,
+            })
+        } else {
+            None
+        };
+        Ok(LoudnessMeter {
+            meter,
+            channels,
+            oversampler,
+        })
     }
 
     /// Feeds one block: one slice per channel, all the same length.
@@ -54,6 +98,15 @@ impl LoudnessMeter {
         }
         let refs: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
         self.meter.add_frames_planar_f32(&refs)?;
+        if let Some(o) = self.oversampler.as_mut() {
+            if o.finished {
+                return Err(EncodeError::Config(
+                    "loudness meter fed after its report".into(),
+                ));
+            }
+            o.resampler.push(block, &mut o.out)?;
+            o.take_peaks();
+        }
         Ok(())
     }
 
@@ -66,8 +119,14 @@ impl LoudnessMeter {
         Ok(finite(loudness))
     }
 
-    /// The measurement over everything pushed so far.
-    pub fn report(&self) -> Result<LoudnessReport, EncodeError> {
+    /// The measurement over everything pushed (the meter takes no more
+    /// audio after it).
+    pub fn report(&mut self) -> Result<LoudnessReport, EncodeError> {
+        if let Some(o) = self.oversampler.as_mut().filter(|o| !o.finished) {
+            o.resampler.finish(&mut o.out)?;
+            o.take_peaks();
+            o.finished = true;
+        }
         let integrated = self.meter.loudness_global()?;
         let range = self.meter.loudness_range()?;
         let mut true_peak = 0f64;
@@ -75,6 +134,11 @@ impl LoudnessMeter {
         for ch in 0..self.channels as u32 {
             true_peak = true_peak.max(self.meter.true_peak(ch)?);
             sample_peak = sample_peak.max(self.meter.sample_peak(ch)?);
+        }
+        if let Some(o) = &self.oversampler {
+            // ebur128's 4× reading is replaced, not combined: its
+            // interpolator overshoots near these rates' Nyquist.
+            true_peak = f64::from(o.peak);
         }
         Ok(LoudnessReport {
             integrated_lufs: finite(integrated),
