@@ -160,7 +160,7 @@ pub fn request_document(req: &KeyRequest) -> String {
     xml.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     xml.push_str(&format!(
         "<cpix:CPIX xmlns:cpix=\"{CPIX_NS}\" xmlns:pskc=\"{PSKC_NS}\" contentId=\"{}\" version=\"{CPIX_VERSION}\">\n",
-        escape_attr(&req.content_id)
+        xml_escape(&req.content_id)
     ));
     xml.push_str("  <cpix:ContentKeyList>\n");
     for kid in &kids {
@@ -684,7 +684,9 @@ fn decode_base64(text: &str) -> Option<Zeroizing<Vec<u8>>> {
     BASE64.decode(compact.as_bytes()).ok().map(Zeroizing::new)
 }
 
-fn escape_attr(text: &str) -> String {
+/// Text for XML attribute values and element content (the CPIX request,
+/// the PlayReady header).
+pub(crate) fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

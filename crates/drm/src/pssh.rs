@@ -237,7 +237,7 @@ pub fn guid_order(kid: &Kid) -> [u8; 16] {
 pub fn playready_header_xml(kid: &Kid, scheme: Scheme, la_url: Option<&str>) -> String {
     let kid64 = base64(&guid_order(kid));
     let la = la_url
-        .map(|u| format!("<LA_URL>{}</LA_URL>", xml_escape(u)))
+        .map(|u| format!("<LA_URL>{}</LA_URL>", crate::cpix::xml_escape(u)))
         .unwrap_or_default();
     match scheme {
         Scheme::Cenc => format!(
@@ -318,13 +318,6 @@ pub fn common(kids: &[Kid]) -> Vec<u8> {
         data: Vec::new(),
     }
     .to_bytes()
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Standard base64 with padding (RFC 4648 §4).
