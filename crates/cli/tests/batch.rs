@@ -905,7 +905,7 @@ fn an_encrypted_catalog_skips_on_rerun_and_re_encodes_for_a_new_key_id() {
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     for id in ["t1", "t2"] {
         let package = read_json(&out.join(id).join("report.json"));
-        let protection = &package["package"]["protection"];
+        let protection = &package["protection"];
         assert_eq!(protection["scheme"], "cbcs", "{protection}");
         assert_eq!(
             protection["lossy_kid"],
@@ -926,7 +926,7 @@ fn an_encrypted_catalog_skips_on_rerun_and_re_encodes_for_a_new_key_id() {
     assert!(statuses(&report).values().all(|s| s == "done"), "{report}");
     let package = read_json(&out.join("t1").join("report.json"));
     assert_eq!(
-        package["package"]["protection"]["lossy_kid"],
+        package["protection"]["lossy_kid"],
         "99990000-aaaa-bbbb-cccc-ddddeeeeffff"
     );
 }

@@ -93,7 +93,7 @@ fn decrypted_renditions_decode_to_exactly_the_clear_package() {
                     keys,
                 ],
             );
-            let protection = &report["package"]["protection"];
+            let protection = &report["protection"];
             assert_eq!(protection["scheme"], scheme, "{protection}");
             let names = renditions(&pkg);
             assert_eq!(names, ["opus_64k", "opus_128k", "flac"]);
@@ -229,7 +229,7 @@ fn init_segments_and_manifests_carry_the_key_references() {
             args.extend(["--fairplay-key-uri", "skd://keys.example/7-3"]);
         }
         let report = ingest_json(&input, &pkg, &args);
-        let protection = &report["package"]["protection"];
+        let protection = &report["protection"];
         assert_eq!(protection["lossy_kid"], kid(LOSSY_KID).uuid());
         assert_eq!(protection["lossless_kid"], kid(LOSSLESS_KID).uuid());
         assert_eq!(protection["key_source"], "file");

@@ -139,7 +139,7 @@ fn a_cpix_document_keys_the_package_and_its_pssh_is_used_verbatim() {
             doc.to_str().expect("utf8"),
         ],
     );
-    let protection = &report["package"]["protection"];
+    let protection = &report["protection"];
     assert_eq!(protection["key_source"], "cpix", "{protection}");
     assert_eq!(protection["lossy_kid"], uuid_text(&KID_LOSSY));
     assert_eq!(protection["lossless_kid"], uuid_text(&KID_LOSSLESS));
@@ -195,7 +195,7 @@ fn a_speke_v2_server_keys_the_package() {
     assert_eq!(requests[0].status, 200, "{:?}", requests[0].problem);
     assert_eq!(requests[0].header("x-speke-version"), Some("2.0"));
     assert!(requests[0].body.contains("contentId=\"catalog-42\""));
-    let protection = &report["package"]["protection"];
+    let protection = &report["protection"];
     assert_eq!(protection["key_source"], "speke");
     assert_eq!(protection["key_source_location"], url);
     let kid_of = |field: &str| {

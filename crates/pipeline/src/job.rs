@@ -408,6 +408,12 @@ fn encode_into(
             output_frames: outcome.frames_out,
         },
         renditions,
+        protection: config.protection.as_deref().map(|p| {
+            let lossless = package
+                .as_ref()
+                .is_some_and(|pk| pk.renditions.iter().any(|r| r.codecs == "flac"));
+            crate::report::ProtectionReport::new(p, lossless)
+        }),
         package,
         files: Vec::new(),
     };
@@ -620,10 +626,6 @@ fn package_outputs(
         renditions,
         lossless_skipped: lossless.as_ref().err().cloned(),
         lossless_aligned: lossless.ok(),
-        protection: config
-            .protection
-            .as_deref()
-            .map(|p| crate::report::ProtectionReport::new(p, flac_track.is_some())),
     })
 }
 

@@ -47,6 +47,10 @@ pub struct JobReport {
     /// Every file of the package below its directory with its size,
     /// `report.json` excepted (see [`crate::inspect_package`]).
     pub files: Vec<PackageFile>,
+    /// How the package is encrypted (`--encrypt`); absent for clear
+    /// packages. Key IDs and where the keys came from, never a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection: Option<ProtectionReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -61,13 +65,9 @@ pub struct PackageReport {
     pub lossless_skipped: Option<String>,
     /// The FLAC segments end at the same times as the Opus ones.
     pub lossless_aligned: Option<bool>,
-    /// How the package is encrypted; absent for clear packages. Key IDs
-    /// and where the keys came from, never a key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protection: Option<ProtectionReport>,
 }
 
-/// `package.protection` in `report.json`.
+/// `protection` in `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProtectionReport {
     /// `cbcs` or `cenc`.
