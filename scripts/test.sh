@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
+# A CI run builds once in a fresh clone: incremental caches would only take
+# disk (they were 16 GB of a 70 GB target) and never be reused.
+if [[ "${CI:-}" == "true" ]]; then
+  export CARGO_INCREMENTAL=0
+fi
 # The player harness's npm packages (Shaka Player, hls.js, dash.js,
 # playwright-core), from the committed lockfile, when not installed yet.
 if [[ ! -d players/node_modules/playwright-core || ! -d players/node_modules/shaka-packager ]]; then
