@@ -55,7 +55,7 @@ pub struct JobBuilder {
     album_members: Option<String>,
     preflighted: bool,
     encryption: Option<Encryption>,
-    measure_decoded: bool,
+    no_qc_page: bool,
 }
 
 impl JobBuilder {
@@ -240,13 +240,18 @@ impl JobBuilder {
         self
     }
 
-    /// Decodes every rendition as it is written and measures what
-    /// listeners get (integrated loudness, LRA, true and sample peak:
-    /// `renditions[].decoded` in the report; renditions over the ceiling
-    /// by more than 0.1 dB are named in `loudness.decoded_warnings`).
-    /// About 30 % more CPU. `--limiter` always measures them.
-    pub fn measure_decoded(mut self, on: bool) -> Self {
-        self.measure_decoded = on;
+    /// Kept for compatibility; has no effect. Every rendition is now
+    /// decoded as it is written and measured (`renditions[].decoded`,
+    /// `qc.json`), and the true-peak ceiling is held on what players
+    /// decode.
+    pub fn measure_decoded(self, _on: bool) -> Self {
+        self
+    }
+
+    /// Whether to write `report.html`, the self-contained QC page (on by
+    /// default; `qc.json` is written either way).
+    pub fn qc_page(mut self, on: bool) -> Self {
+        self.no_qc_page = !on;
         self
     }
 
@@ -394,7 +399,8 @@ impl JobBuilder {
             album_members: self.album_members,
             protection: encryption.as_ref().and_then(|e| e.resolved.clone()),
             encryption_fingerprint: encryption.as_ref().map(|e| e.fingerprint.clone()),
-            measure_decoded: self.measure_decoded,
+            measure_decoded: true,
+            qc_page: !self.no_qc_page,
         };
         // What the lower layers check, in case a rule exists only there.
         config

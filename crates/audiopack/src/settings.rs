@@ -57,9 +57,13 @@ pub struct JobSettings {
     /// key server URL, never a key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypt: Option<EncryptSettings>,
-    /// Decode and measure every rendition (`JobBuilder::measure_decoded`).
+    /// Kept for compatibility with earlier messages; has no effect (every
+    /// rendition is decoded and measured).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub measure_decoded: bool,
+    /// Leave `report.html` out (`--no-qc-page`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_qc_page: bool,
 }
 
 /// The encryption options of [`JobSettings`] (the CLI's `--encrypt`
@@ -141,6 +145,7 @@ impl Default for JobSettings {
             lenient: false,
             encrypt: None,
             measure_decoded: false,
+            no_qc_page: false,
         }
     }
 }
@@ -209,7 +214,7 @@ impl JobSettings {
         if let Some(ladder) = &self.ladder {
             job = job.ladder(ladder.clone());
         }
-        job = job.measure_decoded(self.measure_decoded);
+        job = job.qc_page(!self.no_qc_page);
         if let Some(encrypt) = &self.encrypt {
             job = job.encryption(encrypt.encryption()?);
         }

@@ -31,6 +31,8 @@ pub const MAX_ID_BYTES: usize = 200;
 
 /// The batch report's name at the root of the output: no id may take it.
 pub const BATCH_REPORT: &str = "batch-report.json";
+/// The batch's QC index page, beside the report.
+pub const BATCH_INDEX: &str = "index.html";
 
 /// Per-track settings a catalog row may give over the command's.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -370,6 +372,9 @@ pub fn check_id(id: &str) -> Result<(), String> {
     }
     if id == BATCH_REPORT {
         return Err(unsafe_id("the batch report's name"));
+    }
+    if id == BATCH_INDEX {
+        return Err(unsafe_id("the batch index page's name"));
     }
     Ok(())
 }

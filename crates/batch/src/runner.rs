@@ -20,7 +20,9 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::catalog::{BATCH_REPORT, Catalog, CatalogError, CatalogTrack, TrackSettings};
+use crate::catalog::{
+    BATCH_INDEX, BATCH_REPORT, Catalog, CatalogError, CatalogTrack, TrackSettings,
+};
 use crate::destination::{Destination, S3Side};
 use crate::error::{BatchError, ExitClass, error_message};
 use crate::report::{
@@ -383,6 +385,7 @@ pub async fn run_batch(
         .destination
         .write_root_file(BATCH_REPORT, report.to_json())
         .await?;
+    write_index(&context, &report).await?;
     if let Some(path) = &context.options.junit {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| BatchError::Io {
@@ -736,4 +739,36 @@ async fn run_track(context: &Context, planned: Planned) -> TrackEntry {
             }
         }
     }
+}
+
+/// `OUT/index.html`: every track with its loudness, gain, true peak,
+/// warnings and failure, sortable, linking each package's QC page. Each
+/// track's report is read back from the destination (a GET per track on
+/// S3); one that cannot be read gets a note in its row.
+async fn write_index(context: &Context, report: &BatchReport) -> Result<(), BatchError> {
+    const MAX_REPORT_BYTES: u64 = 16 << 20;
+    let mut tracks = Vec::with_capacity(report.tracks.len());
+    for t in &report.tracks {
+        let text = context
+            .destination
+            .read_report(&context.s3, &t.id, MAX_REPORT_BYTES)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        tracks.push((t.id.clone(), text));
+    }
+    let json = String::from_utf8_lossy(&report.to_json()).into_owned();
+    match audiopack_qc::render_batch_index(&json, &tracks) {
+        Ok(page) => {
+            context
+                .destination
+                .write_root_file(BATCH_INDEX, page.into_bytes())
+                .await?;
+        }
+        // The batch report is written; a page it cannot make is not worth
+        // failing the batch for.
+        Err(e) => eprintln!("audiopack batch: {BATCH_INDEX} not written: {e}"),
+    }
+    Ok(())
 }

@@ -253,12 +253,14 @@ pub struct JobOptions {
     /// look-ahead true-peak limiter (default: lower the gain instead).
     #[arg(long)]
     pub limiter: bool,
-    /// Decode every rendition as it is written and measure what listeners
-    /// get (loudness, LRA, true and sample peak per rendition in
-    /// report.json; renditions over the ceiling + 0.1 dB are named).
-    /// About 30 % more CPU.
-    #[arg(long)]
+    /// Kept for compatibility: every rendition is now decoded and measured
+    /// (report.json `renditions[].decoded`, qc.json).
+    #[arg(long, hide = true)]
     pub measure_decoded: bool,
+    /// Do not write report.html, the self-contained QC page (qc.json is
+    /// written either way).
+    #[arg(long)]
+    pub no_qc_page: bool,
     #[command(flatten)]
     pub encrypt: EncryptArgs,
     #[command(flatten)]
@@ -368,6 +370,7 @@ impl JobOptions {
             lenient: self.input.lenient,
             encrypt: self.encrypt.settings(),
             measure_decoded: self.measure_decoded,
+            no_qc_page: self.no_qc_page,
         }
     }
 

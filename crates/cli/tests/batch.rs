@@ -249,6 +249,13 @@ fn good_and_bad_rows_exit_13_with_each_reason_in_the_reports() {
     assert!(report["totals"]["realtime"].as_f64().expect("realtime") > 0.0);
     assert!(report["totals"]["cpu_seconds"].as_f64().expect("cpu") > 0.0);
     assert_no_leftovers(&out);
+    // OUT/index.html: every row, with the batch report embedded, linking
+    // each done track's QC page.
+    let index = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+    for id in ["t1", "garbage", "missing", "t2", "empty"] {
+        assert!(index.contains(&format!("\"id\": \"{id}\"")), "{id} missing");
+    }
+    assert!(out.join("t1/report.html").is_file());
 
     let xml = std::fs::read_to_string(&junit).expect("junit");
     assert!(xml.starts_with("<?xml"));

@@ -279,6 +279,9 @@ fn rerun_replaces_an_earlier_output() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["opus_32k.opus", "report.json"]);
+    assert_eq!(
+        names,
+        ["opus_32k.opus", "qc.json", "report.html", "report.json"]
+    );
     assert_no_staging_left(&out);
 }

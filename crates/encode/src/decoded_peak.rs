@@ -1,14 +1,15 @@
-//! The true peak (and loudness) of what a listener gets: decode a
-//! rendition's Opus packets (libopus, as players do) and meter the decoded
-//! 48 kHz PCM (ebur128 TRUE_PEAK, 4× oversampled, and integrated). Lossy coding moves peaks (pre-echo, band
-//! energy quantization), so the limiter's ceiling before the encoder does
-//! not by itself hold the ceiling after the decoder. Decoding costs a small
-//! fraction of encoding.
+//! What a listener gets: decode a rendition's Opus packets (libopus, as
+//! players do) and meter the decoded 48 kHz PCM: integrated loudness, range,
+//! true peak (4× at 48 kHz) and sample peak, plus the loudness over time
+//! for `qc.json`. Lossy coding moves peaks (pre-echo, band energy
+//! quantization), so a ceiling held before the encoder does not by itself
+//! hold after the decoder.
 
-use ebur128::{EbuR128, Mode};
 use opus::{Channels, Decoder};
 
+use crate::downmix::Speaker;
 use crate::error::EncodeError;
+use crate::loudness::{LoudnessMeter, LoudnessSeries};
 use crate::opus_encoder::{OPUS_RATE, OpusPacket};
 
 /// Largest decoded frame: 120 ms at 48 kHz.
@@ -18,18 +19,26 @@ const SILENCE_DBTP: f64 = -200.0;
 
 pub struct DecodedPeakMeter {
     decoder: Decoder,
-    meter: EbuR128,
+    meter: LoudnessMeter,
     channels: usize,
     /// Decoded samples still to drop at the start (the pre-skip).
     skip_left: u64,
     /// Real samples per channel metered so far.
     metered: u64,
     buf: Vec<f32>,
+    planes: Vec<Vec<f32>>,
+    report: Option<crate::LoudnessReport>,
 }
 
 impl DecodedPeakMeter {
-    /// A meter for a `channels`-channel (1 or 2) stream with `pre_skip`.
-    pub fn new(channels: u8, pre_skip: u16) -> Result<Self, EncodeError> {
+    /// A meter for a `channels`-channel (1 or 2) stream with `pre_skip`;
+    /// with `series_exact_above`, its per-second true peaks are exact only
+    /// above that level (dBTP), which is faster.
+    pub fn new(
+        channels: u8,
+        pre_skip: u16,
+        series_exact_above: Option<f64>,
+    ) -> Result<Self, EncodeError> {
         let layout = match channels {
             1 => Channels::Mono,
             2 => Channels::Stereo,
@@ -43,23 +52,27 @@ impl DecodedPeakMeter {
             bitrate_bps: 0,
             source,
         })?;
+        let channels = usize::from(channels);
+        let mut meter = LoudnessMeter::new(OPUS_RATE, &Speaker::default_layout(channels))?;
+        if let Some(dbtp) = series_exact_above {
+            meter = meter.series_exact_above(dbtp);
+        }
         Ok(DecodedPeakMeter {
             decoder,
-            meter: EbuR128::new(
-                u32::from(channels),
-                OPUS_RATE,
-                Mode::TRUE_PEAK | Mode::SAMPLE_PEAK | Mode::I | Mode::LRA | Mode::HISTOGRAM,
-            )?,
-            channels: usize::from(channels),
+            meter,
+            channels,
             skip_left: u64::from(pre_skip),
             metered: 0,
-            buf: vec![0.0; MAX_FRAME_SAMPLES * usize::from(channels)],
+            buf: vec![0.0; MAX_FRAME_SAMPLES * channels],
+            planes: vec![Vec::with_capacity(MAX_FRAME_SAMPLES); channels],
+            report: None,
         })
     }
 
     /// Decodes `packet` and meters its samples, up to `real_frames` in all
     /// (the encoder's count of real input so far: the padding after the end
-    /// is trimmed by every player, so it is not metered).
+    /// is trimmed by every player, so it is not metered). Returns the
+    /// decoded frames metered (interleaved in [`DecodedPeakMeter::last`]).
     pub fn push(&mut self, packet: &OpusPacket, real_frames: u64) -> Result<(), EncodeError> {
         let n = self
             .decoder
@@ -72,47 +85,67 @@ impl DecodedPeakMeter {
         self.skip_left -= skip as u64;
         let room = real_frames.saturating_sub(self.metered);
         let take = ((n - skip) as u64).min(room) as usize;
+        let c = self.channels;
+        for (ch, plane) in self.planes.iter_mut().enumerate() {
+            plane.clear();
+            plane.extend(
+                self.buf[skip * c..(skip + take) * c]
+                    .iter()
+                    .skip(ch)
+                    .step_by(c),
+            );
+        }
         if take > 0 {
-            let c = self.channels;
-            self.meter
-                .add_frames_f32(&self.buf[skip * c..(skip + take) * c])?;
+            self.meter.push(&self.planes)?;
             self.metered += take as u64;
         }
         Ok(())
     }
 
-    /// Highest decoded true peak over all channels (dBTP); `None` for
-    /// digital silence (libopus leaves denormal dust there: ignored).
-    pub fn true_peak_dbtp(&self) -> Result<Option<f64>, EncodeError> {
-        let mut peak = 0f64;
-        for ch in 0..self.channels as u32 {
-            peak = peak.max(self.meter.true_peak(ch)?);
-        }
-        let db = 20.0 * peak.log10();
-        Ok((db.is_finite() && db > SILENCE_DBTP).then_some(db))
+    /// The planar samples the last [`DecodedPeakMeter::push`] metered.
+    pub fn last(&self) -> &[Vec<f32>] {
+        &self.planes
     }
 
-    /// Integrated loudness of the decoded rendition (LUFS); `None` below
-    /// the absolute gate.
-    pub fn integrated_lufs(&self) -> Result<Option<f64>, EncodeError> {
-        let i = self.meter.loudness_global()?;
-        Ok(i.is_finite().then_some(i))
+    /// Ends the metering (flushes the true-peak interpolator); later
+    /// pushes fail.
+    pub fn finish(&mut self) -> Result<(), EncodeError> {
+        if self.report.is_none() {
+            self.report = Some(self.meter.report()?);
+        }
+        Ok(())
+    }
+
+    fn report(&mut self) -> Result<crate::LoudnessReport, EncodeError> {
+        self.finish()?;
+        self.report
+            .ok_or_else(|| EncodeError::Config("decoded meter not finished".into()))
+    }
+
+    /// Highest decoded true peak over all channels (dBTP); `None` for
+    /// digital silence (libopus leaves denormal dust there: ignored).
+    pub fn true_peak_dbtp(&mut self) -> Result<Option<f64>, EncodeError> {
+        Ok(self
+            .report()?
+            .true_peak_dbtp
+            .filter(|&db| db > SILENCE_DBTP))
     }
 
     /// Everything measured on the decoded rendition.
-    pub fn measurement(&self) -> Result<DecodedMeasurement, EncodeError> {
-        let mut sample_peak = 0f64;
-        for ch in 0..self.channels as u32 {
-            sample_peak = sample_peak.max(self.meter.sample_peak(ch)?);
-        }
-        let sp = 20.0 * sample_peak.log10();
-        let lra = self.meter.loudness_range()?;
+    pub fn measurement(&mut self) -> Result<DecodedMeasurement, EncodeError> {
+        let r = self.report()?;
         Ok(DecodedMeasurement {
-            integrated_lufs: self.integrated_lufs()?,
-            loudness_range_lu: lra.is_finite().then_some(lra),
-            true_peak_dbtp: self.true_peak_dbtp()?,
-            sample_peak_dbfs: (sp.is_finite() && sp > SILENCE_DBTP).then_some(sp),
+            integrated_lufs: r.integrated_lufs,
+            loudness_range_lu: r.integrated_lufs.map(|_| r.loudness_range_lu),
+            true_peak_dbtp: r.true_peak_dbtp.filter(|&db| db > SILENCE_DBTP),
+            sample_peak_dbfs: r.sample_peak_dbfs.filter(|&db| db > SILENCE_DBTP),
         })
+    }
+
+    /// Loudness and true peak over time, one value per second.
+    pub fn series(&mut self) -> Result<LoudnessSeries, EncodeError> {
+        self.finish()?;
+        Ok(self.meter.series())
     }
 }
 
@@ -139,7 +172,7 @@ mod tests {
             channels,
         })
         .expect("encoder");
-        let mut meter = DecodedPeakMeter::new(channels, enc.pre_skip()).expect("meter");
+        let mut meter = DecodedPeakMeter::new(channels, enc.pre_skip(), None).expect("meter");
         let mut packets = Vec::new();
         for start in (0..input[0].len()).step_by(4000) {
             let end = (start + 4000).min(input[0].len());

@@ -15,9 +15,6 @@ pub enum EncodeError {
         #[source]
         source: opus::Error,
     },
-    /// The loudness meter could not be set up or fed.
-    #[error("loudness meter: {0}")]
-    Loudness(#[from] ebur128::Error),
     /// The resampler could not be set up or fed.
     #[error("resampler {from_hz} Hz -> {to_hz} Hz: {message}")]
     Resample {

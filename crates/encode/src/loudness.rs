@@ -1,11 +1,13 @@
-//! BS.1770-4 / EBU R128 measurement over planar blocks.
+//! BS.1770-4 / EBU R128 measurement over planar blocks: loudness from
+//! [`Bs1770Meter`], true peak from [`TruePeakMeter`] (oversampled by rate
+//! to ≥ 192 kHz).
 
-use ebur128::{Channel, EbuR128, Mode};
 use serde::{Deserialize, Serialize};
 
+use crate::bs1770::{Bs1770Meter, SURROUND_WEIGHT, lufs};
 use crate::downmix::Speaker;
 use crate::error::EncodeError;
-use crate::resample::Resampler;
+use crate::true_peak_meter::TruePeakMeter;
 
 /// What a measurement found. `None` stands for minus infinity: digital
 /// silence, or less than one 400 ms gating block of signal.
@@ -15,47 +17,36 @@ pub struct LoudnessReport {
     pub integrated_lufs: Option<f64>,
     /// Loudness range (LU); 0 for silence or very short inputs.
     pub loudness_range_lu: f64,
-    /// Highest inter-sample peak over all channels (dBTP, 4× oversampled
-    /// below 96 kHz as BS.1770-4 asks).
+    /// Highest inter-sample peak over all channels (dBTP), oversampled to
+    /// at least 192 kHz (4× at 48 kHz, as BS.1770-4 specifies).
     pub true_peak_dbtp: Option<f64>,
     /// Highest sample value over all channels (dBFS).
     pub sample_peak_dbfs: Option<f64>,
 }
 
-/// Streaming loudness meter. Uses ebur128's histogram mode so memory stays
-/// fixed whatever the duration (its histogram resolution is 0.01 LU).
+/// Loudness over time, one value per interval (see
+/// [`LoudnessMeter::series`]); `None` is minus infinity or no full window
+/// yet.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoudnessSeries {
+    /// Highest momentary (400 ms) loudness of the windows ending in each
+    /// interval (LUFS).
+    pub momentary_lufs: Vec<Option<f32>>,
+    /// Short-term (3 s) loudness at the end of each interval (LUFS).
+    pub short_term_lufs: Vec<Option<f32>>,
+    /// Highest true peak in each interval (dBTP).
+    pub true_peak_dbtp: Vec<Option<f32>>,
+}
+
+/// Streaming loudness meter; memory grows by 16 bytes per 100 ms (the
+/// gating blocks are kept, so gating is exact).
+#[derive(Clone)]
 pub struct LoudnessMeter {
-    meter: EbuR128,
+    loudness: Bs1770Meter,
+    peaks: TruePeakMeter,
+    rate: u32,
     channels: usize,
-    /// Sources below [`OVERSAMPLE_BELOW_HZ`]: a copy resampled to
-    /// [`TRUE_PEAK_RATE`] whose sample peak is the true peak.
-    oversampler: Option<Oversampler>,
-}
-
-/// ebur128's true peak oversamples 4× (2× from 96 kHz): at 8 kHz that
-/// reaches only 32 kHz and misses inter-sample peaks. BS.1770-4 specifies
-/// 4× at 48 kHz, i.e. an effective 192 kHz; below 44.1 kHz the signal is
-/// resampled to 192 kHz (band-limited, as ffmpeg's ebur128 filter does)
-/// and its sample peak taken.
-const OVERSAMPLE_BELOW_HZ: u32 = 44_100;
-const TRUE_PEAK_RATE: u32 = 192_000;
-
-struct Oversampler {
-    resampler: Resampler,
-    out: Vec<Vec<f32>>,
-    peak: f32,
-    finished: bool,
-}
-
-impl Oversampler {
-    fn take_peaks(&mut self) {
-        for ch in &mut self.out {
-            for &x in ch.iter() {
-                self.peak = self.peak.max(x.abs());
-            }
-            ch.clear();
-        }
-    }
+    reported: bool,
 }
 
 impl LoudnessMeter {
@@ -64,31 +55,43 @@ impl LoudnessMeter {
     /// +1.5 dB, a mono input counts as one channel (as ffmpeg does).
     pub fn new(rate: u32, speakers: &[Speaker]) -> Result<Self, EncodeError> {
         let channels = speakers.len();
-        let mode = Mode::I | Mode::LRA | Mode::TRUE_PEAK | Mode::HISTOGRAM;
-        let mut meter = EbuR128::new(channels as u32, rate, mode)?;
-        if channels > 2 {
-            let map: Vec<Channel> = speakers.iter().map(|s| s.bs1770_channel()).collect();
-            meter.set_channel_map(&map)?;
+        if channels == 0 || rate == 0 {
+            return Err(EncodeError::Config(format!(
+                "loudness meter: {channels} channels at {rate} Hz"
+            )));
         }
-        let oversampler = if rate < OVERSAMPLE_BELOW_HZ {
-            Some(Oversampler {
-                resampler: Resampler::new(rate, TRUE_PEAK_RATE, channels)?,
-                out: vec![Vec::new(); channels],
-                peak: 0.0,
-                finished: false,
-            })
+        let weights: Vec<f64> = if channels <= 2 {
+            vec![1.0; channels]
         } else {
-            None
+            speakers.iter().map(|s| s.bs1770_weight()).collect()
         };
         Ok(LoudnessMeter {
-            meter,
+            loudness: Bs1770Meter::new(rate, &weights),
+            peaks: TruePeakMeter::new(rate, channels).with_intervals(u64::from(rate)),
+            rate,
             channels,
-            oversampler,
+            reported: false,
         })
     }
 
+    /// Keeps only the overall true peak (no per-second series): most of
+    /// the signal is skipped against the peak found so far.
+    pub fn overall_only(mut self) -> Self {
+        self.peaks = TruePeakMeter::new(self.rate, self.channels);
+        self
+    }
+
+    /// Per-second true peaks exact only above `dbtp` (for marking overs);
+    /// the overall figures stay exact.
+    pub fn series_exact_above(mut self, dbtp: f64) -> Self {
+        self.peaks = TruePeakMeter::new(self.rate, self.channels)
+            .with_intervals(u64::from(self.rate))
+            .exact_above(dbtp);
+        self
+    }
+
     /// Feeds one block: one slice per channel, all the same length.
-    pub fn push(&mut self, block: &[Vec<f32>]) -> Result<(), EncodeError> {
+    pub fn push<S: AsRef<[f32]>>(&mut self, block: &[S]) -> Result<(), EncodeError> {
         if block.len() != self.channels {
             return Err(EncodeError::Config(format!(
                 "loudness meter set up for {} channels was given {}",
@@ -96,18 +99,29 @@ impl LoudnessMeter {
                 block.len()
             )));
         }
-        let refs: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
-        self.meter.add_frames_planar_f32(&refs)?;
-        if let Some(o) = self.oversampler.as_mut() {
-            if o.finished {
-                return Err(EncodeError::Config(
-                    "loudness meter fed after its report".into(),
-                ));
-            }
-            o.resampler.push(block, &mut o.out)?;
-            o.take_peaks();
+        if self.reported {
+            return Err(EncodeError::Config(
+                "loudness meter fed after its report".into(),
+            ));
         }
+        self.loudness.push(block);
+        self.peaks.push(block);
         Ok(())
+    }
+
+    /// Interleaved frames.
+    pub fn push_interleaved(&mut self, samples: &[f32]) -> Result<(), EncodeError> {
+        let planes: Vec<Vec<f32>> = (0..self.channels)
+            .map(|c| {
+                samples
+                    .iter()
+                    .skip(c)
+                    .step_by(self.channels)
+                    .copied()
+                    .collect()
+            })
+            .collect();
+        self.push(&planes)
     }
 
     /// Gated integrated loudness (LUFS) of several meters' signals taken
@@ -115,54 +129,91 @@ impl LoudnessMeter {
     /// all of them (an album's loudness, as ReplayGain 2.0 album gain
     /// computes it). `None` for silence.
     pub fn integrated_together(meters: &[&LoudnessMeter]) -> Result<Option<f64>, EncodeError> {
-        let loudness = EbuR128::loudness_global_multiple(meters.iter().map(|m| &m.meter))?;
-        Ok(finite(loudness))
+        let cores: Vec<&Bs1770Meter> = meters.iter().map(|m| &m.loudness).collect();
+        Ok(Bs1770Meter::integrated_together(&cores))
     }
 
     /// The measurement over everything pushed (the meter takes no more
     /// audio after it).
     pub fn report(&mut self) -> Result<LoudnessReport, EncodeError> {
-        if let Some(o) = self.oversampler.as_mut().filter(|o| !o.finished) {
-            o.resampler.finish(&mut o.out)?;
-            o.take_peaks();
-            o.finished = true;
-        }
-        let integrated = self.meter.loudness_global()?;
-        let range = self.meter.loudness_range()?;
-        let mut true_peak = 0f64;
-        let mut sample_peak = 0f64;
-        for ch in 0..self.channels as u32 {
-            true_peak = true_peak.max(self.meter.true_peak(ch)?);
-            sample_peak = sample_peak.max(self.meter.sample_peak(ch)?);
-        }
-        if let Some(o) = &self.oversampler {
-            // ebur128's 4× reading is replaced, not combined: its
-            // interpolator overshoots near these rates' Nyquist.
-            true_peak = f64::from(o.peak);
-        }
+        self.peaks.finish();
+        self.reported = true;
         Ok(LoudnessReport {
-            integrated_lufs: finite(integrated),
-            loudness_range_lu: if range.is_finite() { range } else { 0.0 },
-            true_peak_dbtp: finite(20.0 * true_peak.log10()),
-            sample_peak_dbfs: finite(20.0 * sample_peak.log10()),
+            integrated_lufs: self.loudness.integrated_lufs(),
+            loudness_range_lu: self.loudness.loudness_range_lu(),
+            true_peak_dbtp: db(self.peaks.true_peak()),
+            sample_peak_dbfs: db(self.peaks.sample_peak()),
         })
+    }
+
+    /// Loudness over time at one value per second (call after
+    /// [`LoudnessMeter::report`] for the last second's peaks).
+    pub fn series(&self) -> LoudnessSeries {
+        let per_second = 10usize;
+        let momentary = self.loudness.momentary_energies();
+        let short_term = self.loudness.short_term_energies();
+        // Whole or partial seconds of signal.
+        let sub_blocks = momentary.len() + 3;
+        let seconds = sub_blocks
+            .div_ceil(per_second)
+            .max(self.peaks.intervals().len());
+        let level = |e: f64| -> Option<f32> {
+            let l = lufs(e);
+            (l.is_finite() && l > -120.0).then_some(l as f32)
+        };
+        let mut series = LoudnessSeries::default();
+        for i in 0..seconds {
+            // Momentary value k ends at (k + 4) / 10 s: in (i, i + 1].
+            let lo = (per_second * i).saturating_sub(3);
+            let hi = (per_second * (i + 1))
+                .saturating_sub(3)
+                .min(momentary.len());
+            let m = momentary
+                .get(lo.min(hi)..hi)
+                .and_then(|w| w.iter().copied().reduce(f64::max))
+                .and_then(level);
+            series.momentary_lufs.push(m);
+            // Short-term value k ends at (k + 30) / 10 s.
+            let k = (per_second * (i + 1)).checked_sub(30);
+            series
+                .short_term_lufs
+                .push(k.and_then(|k| short_term.get(k).copied()).and_then(level));
+            series.true_peak_dbtp.push(
+                self.peaks
+                    .intervals()
+                    .get(i)
+                    .and_then(|&p| db(p))
+                    .map(|d| d as f32),
+            );
+        }
+        series
+    }
+
+    pub fn rate(&self) -> u32 {
+        self.rate
     }
 }
 
-fn finite(value: f64) -> Option<f64> {
-    value.is_finite().then_some(value)
+fn db(linear: f32) -> Option<f64> {
+    let d = 20.0 * f64::from(linear).log10();
+    d.is_finite().then_some(d)
 }
 
 impl Speaker {
-    fn bs1770_channel(self) -> Channel {
+    /// BS.1770 channel weight (the positions ebur128's channel map gave).
+    fn bs1770_weight(self) -> f64 {
         match self {
-            Speaker::FrontLeft | Speaker::FrontLeftCenter => Channel::Left,
-            Speaker::FrontRight | Speaker::FrontRightCenter => Channel::Right,
-            Speaker::FrontCenter | Speaker::BackCenter => Channel::Center,
-            Speaker::Lfe => Channel::Unused,
-            Speaker::BackLeft | Speaker::SideLeft => Channel::LeftSurround,
-            Speaker::BackRight | Speaker::SideRight => Channel::RightSurround,
-            Speaker::Other => Channel::Center,
+            Speaker::FrontLeft
+            | Speaker::FrontLeftCenter
+            | Speaker::FrontRight
+            | Speaker::FrontRightCenter
+            | Speaker::FrontCenter
+            | Speaker::BackCenter
+            | Speaker::Other => 1.0,
+            Speaker::Lfe => 0.0,
+            Speaker::BackLeft | Speaker::SideLeft | Speaker::BackRight | Speaker::SideRight => {
+                SURROUND_WEIGHT
+            }
         }
     }
 }

@@ -60,6 +60,7 @@
 
 mod config;
 mod error;
+mod flac_check;
 mod input_file;
 mod metadata_budget;
 mod patched;
@@ -70,5 +71,6 @@ mod tags;
 
 pub use config::{IngestConfig, Limits};
 pub use error::{ErrorKind, IngestError};
+pub use flac_check::{FlacCheck, FlacRoundTrip};
 pub use input_file::check_input_file;
 pub use source::{ReadSeek, ScanReport, Source, SourceInfo, scan};

@@ -116,9 +116,12 @@ pub struct JobConfig {
     /// asking it.
     pub encryption_fingerprint: Option<String>,
     /// Decode every rendition as it is written and measure it
-    /// (`renditions[].decoded` in the report). Off by default: it costs
-    /// about 30 % more CPU until the true-peak meter is faster.
+    /// (`renditions[].decoded` in the report, `qc.json`), and hold the
+    /// true-peak ceiling on what players decode. On by default; off only
+    /// for internal measuring passes.
     pub measure_decoded: bool,
+    /// Write `report.html`, the QC page (`--no-qc-page` turns it off).
+    pub qc_page: bool,
 }
 
 impl Default for JobConfig {
@@ -136,7 +139,8 @@ impl Default for JobConfig {
             album_members: None,
             protection: None,
             encryption_fingerprint: None,
-            measure_decoded: false,
+            measure_decoded: true,
+            qc_page: true,
         }
     }
 }

@@ -64,6 +64,9 @@ struct Settings<'a> {
     // The report gains `decoded` measurements; absent when off.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     measure_decoded: bool,
+    // A package without report.html; absent when the page is written.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    no_qc_page: bool,
 }
 
 impl JobConfig {
@@ -93,6 +96,7 @@ impl JobConfig {
             album_members: self.album.and(self.album_members.as_deref()),
             encryption: self.encryption_fingerprint.as_deref(),
             measure_decoded: self.measure_decoded,
+            no_qc_page: !self.qc_page,
         };
         let bytes = serde_json::to_vec(&settings).unwrap_or_default();
         hex(&Sha256::digest(&bytes))

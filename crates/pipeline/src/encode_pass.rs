@@ -9,10 +9,11 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use audiopack_encode::{
     DecodedPeakMeter, EncodeError, FlacEncoder, Ladder, LoudnessMeter, LoudnessReport,
-    OPUS_FRAME_SAMPLES, OPUS_RATE, OggOpusWriter, OpusEncoder, OpusHead, Resampler, Rung, Speaker,
-    StereoDownmix, SubsonicFilter, TruePeakLimiter, apply_gain, opus_tags_packet,
+    OPUS_FRAME_SAMPLES, OPUS_RATE, OggOpusWriter, OpusEncoder, OpusHead, PeakEnvelope, Resampler,
+    Rung, Speaker, SpectrumMeter, StereoDownmix, SubsonicFilter, TruePeakLimiter, apply_gain,
+    opus_tags_packet,
 };
-use audiopack_ingest::Source;
+use audiopack_ingest::{FlacRoundTrip, Source};
 
 use crate::config::Layout;
 use crate::delivered::Conditioner;
@@ -55,6 +56,8 @@ pub(crate) struct EncodePlan<'a> {
     pub sink: &'a dyn OutputSink,
     /// Slots every stage takes around each block's computation.
     pub cpu: Option<&'a crate::CpuBudget>,
+    /// The true-peak ceiling asked for (dBTP).
+    pub ceiling_dbtp: f64,
 }
 
 #[derive(Clone)]
@@ -95,6 +98,16 @@ pub(crate) struct RenditionOutcome {
     /// Everything measured on the decoded rendition, when checked
     /// (`None` inside for silence or below the gate).
     pub decoded: Option<audiopack_encode::DecodedMeasurement>,
+    /// Loudness over time and spectrum of the decoded rendition (and its
+    /// peak envelope for the delivered one), when checked.
+    pub qc: Option<RenditionQc>,
+}
+
+pub(crate) struct RenditionQc {
+    pub series: audiopack_encode::LoudnessSeries,
+    pub spectrum_db: Vec<Option<f32>>,
+    /// Seconds per bucket, minima, maxima.
+    pub envelope: Option<(f64, Vec<f32>, Vec<f32>)>,
 }
 
 impl RenditionOutcome {
@@ -109,6 +122,8 @@ pub(crate) struct LosslessOutcome {
     pub packager: TrackPackager,
     pub frames: u64,
     pub plan: LosslessPlan,
+    /// The encoded frames decoded again and compared with the source.
+    pub check: Option<audiopack_ingest::FlacCheck>,
 }
 
 pub(crate) struct EncodeOutcome {
@@ -153,6 +168,9 @@ pub(crate) fn encode(
                 cmaf: plan.cmaf.clone(),
                 index: index as u16,
                 check_peaks: plan.check_decoded_peaks,
+                // The highest-bitrate rung is the one the QC page draws.
+                delivered: Some(index) == delivered_index(plan.ladder),
+                ceiling_dbtp: plan.ceiling_dbtp,
             };
             let input = info.path.clone();
             let dir = plan.out_dir.to_path_buf();
@@ -185,8 +203,9 @@ pub(crate) fn encode(
             let (rate, channels) = (info.sample_rate, usize::from(info.channels));
             let sink = plan.sink;
             let cpu = plan.cpu;
+            let verify = plan.check_decoded_peaks;
             lossless = Some(scope.spawn(move || {
-                encode_lossless(rx, lp, rate, channels, packager, input, sink, cpu)
+                encode_lossless(rx, lp, rate, channels, packager, input, sink, cpu, verify)
             }));
         }
         let (meter_tx, meter_rx) = sync_channel::<Block>(CHANNEL_BLOCKS);
@@ -362,6 +381,20 @@ struct RenditionSinks {
     index: u16,
     /// Decode the packets and meter their true peak.
     check_peaks: bool,
+    /// Keep the decoded peak envelope too.
+    delivered: bool,
+    /// The true-peak ceiling (overs are marked above it).
+    ceiling_dbtp: f64,
+}
+
+/// The rung whose decoded signal stands for "delivered" in `qc.json`.
+pub(crate) fn delivered_index(ladder: &Ladder) -> Option<usize> {
+    ladder
+        .rungs
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, r)| r.bitrate_bps)
+        .map(|(i, _)| i)
 }
 
 struct OggSink {
@@ -442,10 +475,20 @@ fn encode_rendition(
     let mut count = 0u64;
     let mut audio_bytes = 0u64;
     let mut peaks = if sinks.check_peaks {
-        Some(DecodedPeakMeter::new(rung.channels, pre_skip).map_err(|e| encode_err(&dir, e))?)
+        // The delivered rung's per-second peaks are drawn: exact. The
+        // others' only mark overs of the ceiling.
+        let exact_above = (!sinks.delivered).then_some(sinks.ceiling_dbtp);
+        Some(
+            DecodedPeakMeter::new(rung.channels, pre_skip, exact_above)
+                .map_err(|e| encode_err(&dir, e))?,
+        )
     } else {
         None
     };
+    let mut spectrum = sinks
+        .check_peaks
+        .then(|| SpectrumMeter::new(OPUS_RATE, usize::from(rung.channels)));
+    let mut envelope = (sinks.check_peaks && sinks.delivered).then(|| PeakEnvelope::new(OPUS_RATE));
     let mut deliver = |packets: &mut Vec<audiopack_encode::OpusPacket>,
                        real_frames: u64|
      -> Result<(), JobError> {
@@ -456,6 +499,12 @@ fn encode_rendition(
                 meter
                     .push(&p, real_frames)
                     .map_err(|e| encode_err(&dir, e))?;
+                if let Some(s) = spectrum.as_mut() {
+                    s.push(meter.last());
+                }
+                if let Some(e) = envelope.as_mut() {
+                    e.push(meter.last());
+                }
             }
             if let Some(pk) = cmaf.as_mut() {
                 pk.push(&p.data, OPUS_FRAME_SAMPLES as u32, sink)?;
@@ -478,9 +527,16 @@ fn encode_rendition(
         .finish(&mut packets)
         .map_err(|e| encode_err(&dir, e))?;
     deliver(&mut packets, encoder.frames_in())?;
-    let decoded = match &peaks {
-        Some(meter) => Some(meter.measurement().map_err(|e| encode_err(&dir, e))?),
-        None => None,
+    let (decoded, qc) = match peaks.as_mut() {
+        Some(meter) => (
+            Some(meter.measurement().map_err(|e| encode_err(&dir, e))?),
+            Some(RenditionQc {
+                series: meter.series().map_err(|e| encode_err(&dir, e))?,
+                spectrum_db: spectrum.map(|s| s.bands_db()).unwrap_or_default(),
+                envelope: envelope.map(PeakEnvelope::finish),
+            }),
+        ),
+        None => (None, None),
     };
     let frames = encoder.frames_in();
     let ogg = match ogg {
@@ -516,6 +572,7 @@ fn encode_rendition(
         pre_skip,
         frames,
         decoded,
+        qc,
     })
 }
 
@@ -529,6 +586,7 @@ fn encode_lossless(
     input: PathBuf,
     sink: &dyn OutputSink,
     cpu: Option<&crate::CpuBudget>,
+    verify: bool,
 ) -> Result<LosslessOutcome, JobError> {
     let encode_err = |source| JobError::Encode {
         input: input.clone(),
@@ -537,16 +595,33 @@ fn encode_lossless(
     };
     let mut encoder = FlacEncoder::new(rate, channels, plan.bits_per_sample, plan.block_size)
         .map_err(encode_err)?;
+    // Every frame decoded again (symphonia) and hashed against the input.
+    let mut check = if verify {
+        FlacRoundTrip::new(rate, channels, plan.bits_per_sample, plan.block_size as u32).ok()
+    } else {
+        None
+    };
     let mut frames = Vec::new();
     for block in rx {
         let slot = crate::budget::slot(cpu);
         encoder.push(&block, &mut frames).map_err(encode_err)?;
+        if let Some(c) = check.as_mut() {
+            c.source(&block);
+            for f in &frames {
+                c.frame(&f.data, f.samples);
+            }
+        }
         drop(slot);
         for f in frames.drain(..) {
             packager.push(&f.data, f.samples, sink)?;
         }
     }
     encoder.finish(&mut frames).map_err(encode_err)?;
+    if let Some(c) = check.as_mut() {
+        for f in &frames {
+            c.frame(&f.data, f.samples);
+        }
+    }
     for f in frames.drain(..) {
         packager.push(&f.data, f.samples, sink)?;
     }
@@ -555,6 +630,7 @@ fn encode_lossless(
         packager,
         frames: encoder.frames_in(),
         plan,
+        check: check.map(FlacRoundTrip::finish),
     })
 }
 
@@ -570,7 +646,8 @@ fn measure_output(
         source,
     };
     let mut meter = LoudnessMeter::new(OPUS_RATE, &Speaker::default_layout(usize::from(channels)))
-        .map_err(encode_err)?;
+        .map_err(encode_err)?
+        .overall_only();
     for block in rx {
         let _slot = crate::budget::slot(cpu);
         meter.push(&block).map_err(encode_err)?;

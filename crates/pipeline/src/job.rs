@@ -225,11 +225,60 @@ fn run_into(
             message: "file list poisoned".into(),
         })?;
     files.extend(list_files(dir)?);
-    files.sort();
-    files.dedup_by(|a, b| a.path == b.path);
-    report.files = files;
+    // The last word on each file wins: an encode repeated at a lower gain
+    // announced it again, and what is on disk is what is there.
+    let mut sizes = std::collections::BTreeMap::new();
+    for f in files {
+        sizes.insert(f.path, f.bytes);
+    }
+    sizes.remove(crate::qc::QC_PAGE);
+    report.files = sizes
+        .into_iter()
+        .map(|(path, bytes)| PackageFile { path, bytes })
+        .collect();
+    if config.qc_page {
+        write_qc_page(dir, &mut report)?;
+    }
     write_report(dir, &report)?;
     Ok(report)
+}
+
+/// Writes `report.html` from the report as it will be written, listing
+/// the page itself with its exact size (the page embeds the report, so
+/// its size is found by rendering until it stops changing: the number's
+/// digits are all that move).
+fn write_qc_page(dir: &Path, report: &mut JobReport) -> Result<(), JobError> {
+    let internal = |message: String| JobError::Internal {
+        input: report.input.path.clone(),
+        message,
+    };
+    let qc = std::fs::read_to_string(dir.join(crate::qc::QC_FILE)).ok();
+    report.files.push(PackageFile {
+        path: crate::qc::QC_PAGE.into(),
+        bytes: 0,
+    });
+    report.files.sort();
+    let mut page = String::new();
+    for _ in 0..8 {
+        let text = report_text(report)?;
+        page = audiopack_qc::render_report_page(&text, qc.as_deref())
+            .map_err(|e| internal(format!("rendering {}: {e}", crate::qc::QC_PAGE)))?;
+        let entry = report
+            .files
+            .iter_mut()
+            .find(|f| f.path == crate::qc::QC_PAGE)
+            .ok_or_else(|| internal("report.html left the file list".into()))?;
+        if entry.bytes == page.len() as u64 {
+            break;
+        }
+        entry.bytes = page.len() as u64;
+    }
+    let path = dir.join(crate::qc::QC_PAGE);
+    std::fs::write(&path, page).map_err(|source| JobError::Output {
+        path,
+        action: "writing",
+        source,
+    })
 }
 
 fn encode_into(
@@ -298,6 +347,7 @@ fn encode_into(
         check_decoded_peaks: config.measure_decoded,
         sink,
         cpu: config.cpu.as_ref(),
+        ceiling_dbtp: config.normalize.true_peak_ceiling_dbtp,
     };
     let mut gain = gain;
     // --limiter: calibrate the gain through the limiter and hold the
@@ -306,8 +356,21 @@ fn encode_into(
     let mut peak_control =
         crate::peak_control::settle(input, config, &mut plan, &mut gain, &planned_on, progress)?;
     let mut outcome = encode(&mut source, &plan, progress)?;
-    if let Some(control) = &mut peak_control {
-        crate::peak_control::conclude(control, &outcome, &mut gain);
+    match &mut peak_control {
+        Some(control) => crate::peak_control::conclude(control, &outcome, &mut gain),
+        // Without --limiter: the gain holds the ceiling on what players
+        // decode, lowered and encoded again when a rung went over.
+        None if plan.check_decoded_peaks && !plan.ladder.rungs.is_empty() => {
+            peak_control = Some(crate::peak_control::hold_after_codec(
+                input,
+                config,
+                &mut plan,
+                &mut gain,
+                &mut outcome,
+                progress,
+            )?);
+        }
+        None => {}
     }
     if outcome.frames_in != measured.frames {
         return Err(JobError::InputChanged {
@@ -393,10 +456,9 @@ fn encode_into(
             gain,
             album: config.album,
             output: outcome.output_loudness,
-            decoded_warnings: if peak_control.is_none() {
-                decoded_over_ceiling(&outcome, config.normalize.true_peak_ceiling_dbtp)
-            } else {
-                Vec::new()
+            decoded_warnings: match &peak_control {
+                Some(control) => control.warnings.clone(),
+                None => decoded_over_ceiling(&outcome, config.normalize.true_peak_ceiling_dbtp),
             },
             peak_control,
         },
@@ -417,6 +479,16 @@ fn encode_into(
         package,
         files: Vec::new(),
     };
+    if config.measure_decoded {
+        let qc = crate::qc::qc_data(
+            &measured,
+            &outcome,
+            &report.loudness.gain,
+            &config.normalize,
+            duration_seconds,
+        );
+        crate::qc::write_qc(dir, &qc, &report.input.path)?;
+    }
     Ok(report)
 }
 
@@ -549,8 +621,10 @@ fn package_outputs(
             r.frames,
         ));
     }
+    let mut lossless_check = None;
     let flac_track = match outcome.lossless.take() {
         Some(l) => {
+            lossless_check = l.check.clone();
             let track = TrackDescription {
                 entry: SampleEntry::Flac {
                     channels: info.channels as u8,
@@ -617,7 +691,17 @@ fn package_outputs(
         .map(|(r, (t, ..))| manifests::report_entry(r, t))
         .collect();
     if let (Some(r), Some((t, _))) = (&flac, &flac_track) {
-        renditions.push(manifests::report_entry(r, t));
+        let mut entry = manifests::report_entry(r, t);
+        entry.lossless_check = lossless_check.map(|c| crate::report::LosslessCheck {
+            bit_exact: c.bit_exact,
+            problem: c.failure.or_else(|| {
+                c.first_difference
+                    .map(|f| format!("sample frame {f} differs"))
+            }),
+            source_md5: c.source_md5,
+            decoded_md5: c.decoded_md5,
+        });
+        renditions.push(entry);
     }
     Ok(PackageReport {
         layout: config.layout,
@@ -629,13 +713,18 @@ fn package_outputs(
     })
 }
 
-fn write_report(dir: &Path, report: &JobReport) -> Result<(), JobError> {
-    let path = dir.join(REPORT_FILE);
+fn report_text(report: &JobReport) -> Result<String, JobError> {
     let mut text = serde_json::to_string_pretty(report).map_err(|e| JobError::Internal {
         input: report.input.path.clone(),
         message: format!("serializing the report: {e}"),
     })?;
     text.push('\n');
+    Ok(text)
+}
+
+fn write_report(dir: &Path, report: &JobReport) -> Result<(), JobError> {
+    let path = dir.join(REPORT_FILE);
+    let text = report_text(report)?;
     std::fs::write(&path, text).map_err(|source| JobError::Output {
         path,
         action: "writing",

@@ -9,10 +9,13 @@
 //!  JobConfig::validate
 //!  pass 1  Source ─► [StereoDownmix] ─► LoudnessMeter(s) ─► plan_gain ─► GainPlan
 //!  pass 2  Source ─► [StereoDownmix] ─► Resampler(48 kHz) ─► gain ─► [TruePeakLimiter]
-//!             └─ Arc<block> over bounded channels ─┬─► thread: OpusEncoder 64k ─► OggOpusWriter ─► staging/opus_64k.opus
+//!             └─ Arc<block> over bounded channels ─┬─► thread: OpusEncoder 64k ─► CMAF / Ogg ─► staging/…
+//!                                                  │      └─► libopus decoder ─► LoudnessMeter, spectrum, envelope (what listeners get)
 //!                                                  ├─► thread: OpusEncoder 96k ─► …
+//!                                                  ├─► thread: FlacEncoder ─► CMAF; frames decoded again, compared with the source
 //!                                                  └─► thread: LoudnessMeter (output report)
-//!  report.json ─► staging dir renamed onto --out (only on success)
+//!  a rung decoded over the ceiling ─► gain lowered by the excess, pass 2 again (peak_control.rs)
+//!  qc.json, report.html (audiopack-qc), report.json ─► staging dir renamed onto --out (only on success)
 //! ```
 //!
 //! * **Two passes, bounded memory**: the input is decoded twice rather than
@@ -44,6 +47,7 @@ mod measure;
 mod package;
 mod peak_control;
 mod progress;
+mod qc;
 mod report;
 mod scratch;
 mod staging;

@@ -260,5 +260,6 @@ pub(crate) fn report_entry(r: &Rendition, track: &PackagedTrack) -> PackagedRend
         segments: r.segments.len(),
         playlist: r.playlist_uri.clone(),
         files: track.files.clone(),
+        lossless_check: None,
     }
 }

@@ -3,8 +3,8 @@
 use std::sync::mpsc::sync_channel;
 
 use audiopack_encode::{
-    LoudnessMeter, LoudnessReport, OPUS_RATE, Resampler, Speaker, StereoDownmix, SubsonicFilter,
-    speakers_from_mask,
+    LoudnessMeter, LoudnessReport, LoudnessSeries, OPUS_RATE, Resampler, Speaker, SpectrumMeter,
+    StereoDownmix, SubsonicFilter, speakers_from_mask,
 };
 use audiopack_ingest::Source;
 
@@ -30,6 +30,11 @@ pub(crate) struct Measurement {
     pub downmixed: bool,
     /// The meter behind `planned`, kept for an album's loudness.
     pub planned_meter: Option<LoudnessMeter>,
+    /// The source's loudness over time (one value per second), for
+    /// `qc.json`.
+    pub source_series: LoudnessSeries,
+    /// The source's average spectrum ([`audiopack_encode::spectrum_bands_hz`]).
+    pub source_spectrum: Vec<Option<f32>>,
 }
 
 impl Measurement {
@@ -87,6 +92,7 @@ fn measure_inner(
     let channels = usize::from(info.channels);
     let speakers = speakers_from_mask(info.channel_mask, channels);
     let mut source_meter = LoudnessMeter::new(info.sample_rate, &speakers).map_err(encode_err)?;
+    let mut spectrum = SpectrumMeter::new(info.sample_rate, channels);
     let downmix = downmix_for(source);
     let downmixed = downmix.is_some();
     let delivered = if plan {
@@ -116,6 +122,7 @@ fn measure_inner(
                 break;
             };
             source_meter.push(block).map_err(encode_err)?;
+            spectrum.push(block);
             drop(slot);
             if let Some((tx, _)) = &planner
                 && tx.send(block.to_vec()).is_err()
@@ -147,12 +154,15 @@ fn measure_inner(
             Some((report, meter)) => (Some(report), Some(meter)),
             None => (None, None),
         };
+        let source_report = source_meter.report().map_err(encode_err)?;
         Ok(Measurement {
             frames: source.frames(),
-            source: source_meter.report().map_err(encode_err)?,
+            source: source_report,
             planned,
             downmixed,
             planned_meter,
+            source_series: source_meter.series(),
+            source_spectrum: spectrum.bands_db(),
         })
     })
 }
@@ -184,7 +194,8 @@ impl DeliveredMeter {
             conditioner: Conditioner::new(downmix),
             resampler,
             subsonic: SubsonicFilter::new(meter_rate, channels),
-            meter: LoudnessMeter::new(meter_rate, &Speaker::default_layout(channels))?,
+            meter: LoudnessMeter::new(meter_rate, &Speaker::default_layout(channels))?
+                .overall_only(),
             out: vec![Vec::new(); channels],
         })
     }

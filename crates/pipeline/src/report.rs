@@ -124,6 +124,28 @@ pub struct PackagedRendition {
     pub segments: usize,
     pub playlist: String,
     pub files: Vec<String>,
+    /// The lossless tier only: every encoded frame decoded again
+    /// (symphonia) and its samples' MD5 compared with the source's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lossless_check: Option<LosslessCheck>,
+}
+
+/// The FLAC tier decoded and compared with the source, sample for sample.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LosslessCheck {
+    /// Every decoded sample equals the source's.
+    pub bit_exact: bool,
+    /// MD5 of the source's samples (FLAC's STREAMINFO convention:
+    /// interleaved, signed little-endian, whole bytes per sample), so a
+    /// FLAC master's own STREAMINFO MD5 matches it.
+    pub source_md5: String,
+    /// MD5 of the FLAC tier's decoded samples, same convention (the
+    /// source's when bit-exact; `None` otherwise).
+    pub decoded_md5: Option<String>,
+    /// Why not bit-exact: the first differing sample frame, or the frame
+    /// the decoder refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]

@@ -87,6 +87,7 @@ impl Default for ObjectPolicy {
             ("m3u8", "application/vnd.apple.mpegurl"),
             ("mpd", "application/dash+xml"),
             ("json", "application/json"),
+            ("html", "text/html; charset=utf-8"),
             ("mp4", "audio/mp4"),
             ("m4s", "audio/mp4"),
             ("opus", "audio/ogg"),
@@ -118,6 +119,9 @@ impl ObjectPolicy {
             "mpd" => ObjectClass::Manifest,
             "json" if relative == "report.json" => ObjectClass::Report,
             "json" => ObjectClass::Manifest,
+            // report.html (the QC page) changes with every encode: short
+            // cache, published with the manifests.
+            "html" => ObjectClass::Manifest,
             _ => ObjectClass::Media,
         };
         let cache_control = match class {

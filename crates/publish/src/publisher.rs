@@ -258,7 +258,12 @@ impl Publisher {
             return Err(self.stop(e).await);
         }
         if !self.submitted.insert(relative.clone()) {
-            return Ok(());
+            // Announced again: the encode was repeated (a lower gain after
+            // a rendition decoded over the true-peak ceiling) and wrote the
+            // file anew. Its new bytes replace the stored object once every
+            // upload in flight (perhaps the old version's) is done.
+            self.drain().await?;
+            self.done.retain(|r| r.path != relative);
         }
         let cancel = self.cancel.clone();
         let permit = tokio::select! {
@@ -401,7 +406,8 @@ impl Publisher {
             ObjectClass::Manifest,
         ] {
             for (relative, class) in &files {
-                if *class == phase {
+                // Streamed already (submitting again means "rewritten").
+                if *class == phase && !self.submitted.contains(relative) {
                     self.submit(relative.clone()).await?;
                 }
             }
