@@ -34,7 +34,9 @@ pub struct LoudnessSeries {
     pub momentary_lufs: Vec<Option<f32>>,
     /// Short-term (3 s) loudness at the end of each interval (LUFS).
     pub short_term_lufs: Vec<Option<f32>>,
-    /// Highest true peak in each interval (dBTP).
+    /// Highest true peak in each interval (dBTP); empty from a meter made
+    /// [`LoudnessMeter::overall_only`], exact only above the level given
+    /// to [`LoudnessMeter::series_exact_above`] (a lower bound below it).
     pub true_peak_dbtp: Vec<Option<f32>>,
 }
 
@@ -178,13 +180,9 @@ impl LoudnessMeter {
             series
                 .short_term_lufs
                 .push(k.and_then(|k| short_term.get(k).copied()).and_then(level));
-            series.true_peak_dbtp.push(
-                self.peaks
-                    .intervals()
-                    .get(i)
-                    .and_then(|&p| db(p))
-                    .map(|d| d as f32),
-            );
+            if let Some(&p) = self.peaks.intervals().get(i) {
+                series.true_peak_dbtp.push(db(p).map(|d| d as f32));
+            }
         }
         series
     }

@@ -91,7 +91,11 @@ fn measure_inner(
     };
     let channels = usize::from(info.channels);
     let speakers = speakers_from_mask(info.channel_mask, channels);
-    let mut source_meter = LoudnessMeter::new(info.sample_rate, &speakers).map_err(encode_err)?;
+    // Only the overall true peak of the source is reported (the per-second
+    // peaks drawn are the delivered rendition's): most of it is skipped.
+    let mut source_meter = LoudnessMeter::new(info.sample_rate, &speakers)
+        .map_err(encode_err)?
+        .overall_only();
     let mut spectrum = SpectrumMeter::new(info.sample_rate, channels);
     let downmix = downmix_for(source);
     let downmixed = downmix.is_some();

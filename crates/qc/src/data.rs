@@ -45,7 +45,9 @@ pub struct LoudnessSeries {
     pub momentary_lufs: Vec<Option<f32>>,
     /// Short-term loudness at the end of each interval (LUFS).
     pub short_term_lufs: Vec<Option<f32>>,
-    /// Highest true peak in each interval (dBTP), for marking overs.
+    /// Highest true peak in each interval (dBTP): the delivered
+    /// rendition's; empty for the source (only its overall true peak is
+    /// measured, in `report.json`).
     pub true_peak_dbtp: Vec<Option<f32>>,
 }
 
