@@ -111,21 +111,6 @@ impl LoudnessMeter {
         Ok(())
     }
 
-    /// Interleaved frames.
-    pub fn push_interleaved(&mut self, samples: &[f32]) -> Result<(), EncodeError> {
-        let planes: Vec<Vec<f32>> = (0..self.channels)
-            .map(|c| {
-                samples
-                    .iter()
-                    .skip(c)
-                    .step_by(self.channels)
-                    .copied()
-                    .collect()
-            })
-            .collect();
-        self.push(&planes)
-    }
-
     /// Gated integrated loudness (LUFS) of several meters' signals taken
     /// together, as if concatenated: BS.1770 over every gating block of
     /// all of them (an album's loudness, as ReplayGain 2.0 album gain

@@ -1,5 +1,13 @@
-//! `--limiter`: reach the target through the limiter, and hold the ceiling
-//! on what players decode.
+//! Holding the true-peak ceiling on what players decode.
+//!
+//! **Default mode** ([`hold_after_codec`]): the encode that writes decodes
+//! and meters every rung; when one is more than 0.05 dB over the ceiling,
+//! the common gain is lowered by the excess and the ladder encoded again
+//! over the same files (at most three encodes). A publisher that already
+//! stored a file hears of it again and stores the new bytes.
+//!
+//! **`--limiter`**: reach the target through the limiter, and hold the
+//! ceiling by the limiter's own:
 //!
 //! 1. **Calibration** (meter-only dry runs, as before): limiting takes
 //!    loudness away with the peaks, so the shortfall is measured and added
@@ -17,9 +25,9 @@
 //! 3. The final encode (the one that writes) meters the decoded peaks again;
 //!    a rendition still over the ceiling + 0.1 dB is named in `warnings`.
 //!
-//! The outputs of the passes are never written: a publisher hears of each
-//! media file as soon as it is complete, so only the final encode may make
-//! them.
+//! With the limiter, the outputs of the passes are never written: each
+//! pass costs a whole unwritten encode, so the default mode (where an
+//! excess is rare) writes first and repeats only when it must.
 
 use audiopack_encode::{GainPlan, GainReason, Ladder, LoudnessReport, db_to_linear};
 use serde::{Deserialize, Serialize};

@@ -18,6 +18,8 @@
 //!                                                     last delivery ─► KV failed, Term
 //!  stop (SIGTERM): no more pulls; running jobs finish within the grace
 //!  period, then are cancelled and Nak'ed at once (another worker takes them).
+//!  --max-jobs reached: no more pulls; the jobs taken finish (the grace
+//!  period starts only if a signal comes meanwhile).
 //! ```
 //!
 //! The ack comes only after the job returned, and a job returns only after
@@ -361,16 +363,25 @@ pub async fn run_worker(options: WorkerOptions) -> Result<WorkerSummary, WorkerE
         reason: reason.clone(),
     });
     // In hand: finish within the grace period (at once on a systemic
-    // error, whose jobs would fail the same way), then cancel (Nak).
+    // error, whose jobs would fail the same way), then cancel (Nak). After
+    // --max-jobs the jobs taken simply finish; the grace period starts only
+    // if a signal comes while they do.
     if systemic.is_some() {
         context.abort.cancel();
     }
+    let mut counting = stop.is_cancelled();
     let grace = tokio::time::sleep(context.options.grace);
     tokio::pin!(grace);
     while !running.is_empty() {
         tokio::select! {
             Some(done) = running.join_next() => settle(&mut summary, &mut systemic, done),
-            () = &mut grace, if !context.abort.is_cancelled() => context.abort.cancel(),
+            () = &mut grace, if counting && !context.abort.is_cancelled() => context.abort.cancel(),
+            () = stop.cancelled(), if !counting => {
+                counting = true;
+                grace
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + context.options.grace);
+            }
         }
     }
     if let Some(task) = advisories {
