@@ -86,14 +86,26 @@ impl DecodedPeakMeter {
         let room = real_frames.saturating_sub(self.metered);
         let take = ((n - skip) as u64).min(room) as usize;
         let c = self.channels;
-        for (ch, plane) in self.planes.iter_mut().enumerate() {
-            plane.clear();
-            plane.extend(
-                self.buf[skip * c..(skip + take) * c]
-                    .iter()
-                    .skip(ch)
-                    .step_by(c),
-            );
+        let frames = &self.buf[skip * c..(skip + take) * c];
+        match &mut self.planes[..] {
+            [mono] => {
+                mono.clear();
+                mono.extend_from_slice(frames);
+            }
+            [left, right] => {
+                left.clear();
+                right.clear();
+                for frame in frames.chunks_exact(2) {
+                    left.push(frame[0]);
+                    right.push(frame[1]);
+                }
+            }
+            planes => {
+                for (ch, plane) in planes.iter_mut().enumerate() {
+                    plane.clear();
+                    plane.extend(frames.iter().skip(ch).step_by(c));
+                }
+            }
         }
         if take > 0 {
             self.meter.push(&self.planes)?;

@@ -1,41 +1,23 @@
 //! Planar audio to FLAC frames, one at a time (one frame per MP4 sample),
-//! bit-exact to integer PCM sources.
+//! bit-exact to integer PCM sources. The frames come from libFLAC
+//! (`audiopack-flac`, which says why and with which settings).
 
-use flacenc::bitsink::ByteSink;
-use flacenc::component::{BitRepr, StreamInfo};
-use flacenc::error::{Verified, Verify};
-use flacenc::source::{Fill, FrameBuf};
+pub use audiopack_flac::Frame as FlacFrame;
+use audiopack_flac::FrameEncoder;
 
 use crate::error::EncodeError;
-
-/// LPC order. On 120 s of the demo music (44.1 kHz stereo) the FLAC tier
-/// took 1.61 s CPU with flacenc's default of 10, 0.87 s with 8 (files
-/// +0.35 %), and no less with 6 (files +1.3 %).
-const LPC_ORDER: usize = 8;
-
-/// One encoded FLAC frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlacFrame {
-    pub data: Vec<u8>,
-    /// Samples per channel in this frame (the MP4 sample duration).
-    pub samples: u32,
-}
 
 /// Push/finish FLAC encoder with a fixed block size. Input is planar f32
 /// as decoded from an integer source of `bits_per_sample` bits; every
 /// sample must map back to an integer exactly, or the encoder refuses
 /// (the lossless tier never rounds).
 pub struct FlacEncoder {
-    config: Verified<flacenc::config::Encoder>,
-    info: StreamInfo,
-    block_size: usize,
+    encoder: FrameEncoder,
+    bits_per_sample: u32,
     channels: usize,
     scale: f32,
     max: i32,
-    pending: Vec<i32>,
-    frame: FrameBuf,
-    frame_number: usize,
-    sink: ByteSink,
+    planes: Vec<Vec<i32>>,
     frames_in: u64,
 }
 
@@ -52,27 +34,18 @@ impl FlacEncoder {
                 "{bits_per_sample}-bit samples are not supported (8/12/16/20/24)"
             )));
         }
-        let mut config = flacenc::config::Encoder::default();
-        config.subframe_coding.qlpc.lpc_order = LPC_ORDER;
-        let config = config
-            .into_verified()
-            .map_err(|(_, e)| config_err(e.to_string()))?;
-        let info = StreamInfo::new(sample_rate as usize, channels, bits_per_sample as usize)
+        let block = u32::try_from(block_size)
+            .map_err(|_| config_err(format!("block size {block_size}")))?;
+        let encoder = FrameEncoder::new(sample_rate, channels, bits_per_sample, block)
             .map_err(|e| config_err(e.to_string()))?;
-        let frame =
-            FrameBuf::with_size(channels, block_size).map_err(|e| config_err(e.to_string()))?;
         let full_scale = (1i64 << (bits_per_sample - 1)) as f32;
         Ok(FlacEncoder {
-            config,
-            info,
-            block_size,
+            encoder,
+            bits_per_sample,
             channels,
             scale: full_scale,
             max: (full_scale as i64 - 1) as i32,
-            pending: Vec::with_capacity(block_size * channels),
-            frame,
-            frame_number: 0,
-            sink: ByteSink::new(),
+            planes: vec![Vec::new(); channels],
             frames_in: 0,
         })
     }
@@ -81,7 +54,7 @@ impl FlacEncoder {
         self.frames_in
     }
 
-    /// Converts and buffers `input`; appends every completed frame.
+    /// Converts and encodes `input`; appends every completed frame.
     pub fn push(
         &mut self,
         input: &[Vec<f32>],
@@ -95,59 +68,38 @@ impl FlacEncoder {
             )));
         }
         let frames = input.first().map_or(0, Vec::len);
-        for i in 0..frames {
-            for channel in input {
-                let scaled = channel[i] * self.scale;
+        for (channel, plane) in input.iter().zip(&mut self.planes) {
+            plane.clear();
+            plane.reserve(channel.len());
+            for (i, &sample) in channel.iter().enumerate() {
+                let scaled = sample * self.scale;
                 let value = scaled as i32;
                 if value as f32 != scaled || value > self.max {
                     return Err(EncodeError::Config(format!(
-                        "flac: sample {} at frame {} is not a {}-bit integer value; the lossless tier needs integer PCM",
-                        channel[i],
+                        "flac: sample {sample} at frame {} is not a {}-bit integer value; the lossless tier needs integer PCM",
                         self.frames_in + i as u64,
-                        self.info.bits_per_sample()
+                        self.bits_per_sample
                     )));
                 }
-                self.pending.push(value);
-            }
-            if self.pending.len() == self.block_size * self.channels {
-                out.push(self.encode_pending()?);
+                plane.push(value);
             }
         }
+        let planes: Vec<&[i32]> = self.planes.iter().map(Vec::as_slice).collect();
+        self.encoder
+            .process(&planes)
+            .map_err(|e| EncodeError::Config(format!("flac: {e}")))?;
+        self.encoder.take_frames(out);
         self.frames_in += frames as u64;
         Ok(())
     }
 
     /// Encodes the short last frame, if any.
     pub fn finish(&mut self, out: &mut Vec<FlacFrame>) -> Result<(), EncodeError> {
-        if !self.pending.is_empty() {
-            out.push(self.encode_pending()?);
-        }
+        self.encoder
+            .finish()
+            .map_err(|e| EncodeError::Config(format!("flac: {e}")))?;
+        self.encoder.take_frames(out);
         Ok(())
-    }
-
-    fn encode_pending(&mut self) -> Result<FlacFrame, EncodeError> {
-        let err = |what: String| EncodeError::Config(format!("flac: {what}"));
-        self.frame
-            .fill_interleaved(&self.pending)
-            .map_err(|e| err(e.to_string()))?;
-        let frame = flacenc::encode_fixed_size_frame(
-            &self.config,
-            &self.frame,
-            self.frame_number,
-            &self.info,
-        )
-        .map_err(|e| err(e.to_string()))?;
-        self.sink.clear();
-        frame
-            .write(&mut self.sink)
-            .map_err(|e| err(format!("{e:?}")))?;
-        self.frame_number += 1;
-        let samples = (self.pending.len() / self.channels) as u32;
-        self.pending.clear();
-        Ok(FlacFrame {
-            data: self.sink.as_slice().to_vec(),
-            samples,
-        })
     }
 }
 

@@ -35,8 +35,9 @@ pub struct LoudnessSeries {
     /// Short-term (3 s) loudness at the end of each interval (LUFS).
     pub short_term_lufs: Vec<Option<f32>>,
     /// Highest true peak in each interval (dBTP); empty from a meter made
-    /// [`LoudnessMeter::overall_only`], exact only above the level given
-    /// to [`LoudnessMeter::series_exact_above`] (a lower bound below it).
+    /// [`LoudnessMeter::overall_only`]. From a meter made
+    /// [`LoudnessMeter::series_exact_above`], only the intervals over that
+    /// level have a value (exact); the others are `None`.
     pub true_peak_dbtp: Vec<Option<f32>>,
 }
 
@@ -49,6 +50,8 @@ pub struct LoudnessMeter {
     rate: u32,
     channels: usize,
     reported: bool,
+    /// Set by [`LoudnessMeter::series_exact_above`] (linear).
+    series_above: Option<f32>,
 }
 
 impl LoudnessMeter {
@@ -73,6 +76,7 @@ impl LoudnessMeter {
             rate,
             channels,
             reported: false,
+            series_above: None,
         })
     }
 
@@ -83,12 +87,15 @@ impl LoudnessMeter {
         self
     }
 
-    /// Per-second true peaks exact only above `dbtp` (for marking overs);
-    /// the overall figures stay exact.
+    /// Per-second true peaks only where they are over `dbtp` (for marking
+    /// overs; the others are `None` in [`LoudnessMeter::series`]); the
+    /// overall figures stay exact. Much cheaper than a full series: the
+    /// meter skips what cannot pass `dbtp`.
     pub fn series_exact_above(mut self, dbtp: f64) -> Self {
         self.peaks = TruePeakMeter::new(self.rate, self.channels)
             .with_intervals(u64::from(self.rate))
             .exact_above(dbtp);
+        self.series_above = Some(10f64.powf(dbtp / 20.0) as f32);
         self
     }
 
@@ -166,7 +173,12 @@ impl LoudnessMeter {
                 .short_term_lufs
                 .push(k.and_then(|k| short_term.get(k).copied()).and_then(level));
             if let Some(&p) = self.peaks.intervals().get(i) {
-                series.true_peak_dbtp.push(db(p).map(|d| d as f32));
+                // At or under the threshold the interval's value is only
+                // known to be at most the threshold: not reported.
+                let known = self.series_above.is_none_or(|t| p > t);
+                series
+                    .true_peak_dbtp
+                    .push(db(p).filter(|_| known).map(|d| d as f32));
             }
         }
         series

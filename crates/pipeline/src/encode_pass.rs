@@ -475,11 +475,11 @@ fn encode_rendition(
     let mut count = 0u64;
     let mut audio_bytes = 0u64;
     let mut peaks = if sinks.check_peaks {
-        // The delivered rung's per-second peaks are drawn: exact. The
-        // others' only mark overs of the ceiling.
-        let exact_above = (!sinks.delivered).then_some(sinks.ceiling_dbtp);
+        // Per-second true peaks only mark overs of the ceiling (qc.json's
+        // `true_peak_overs`): what cannot pass it is skipped, which is most
+        // of the signal.
         Some(
-            DecodedPeakMeter::new(rung.channels, pre_skip, exact_above)
+            DecodedPeakMeter::new(rung.channels, pre_skip, Some(sinks.ceiling_dbtp))
                 .map_err(|e| encode_err(&dir, e))?,
         )
     } else {

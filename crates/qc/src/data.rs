@@ -45,8 +45,10 @@ pub struct LoudnessSeries {
     pub momentary_lufs: Vec<Option<f32>>,
     /// Short-term loudness at the end of each interval (LUFS).
     pub short_term_lufs: Vec<Option<f32>>,
-    /// Highest true peak in each interval (dBTP): the delivered
-    /// rendition's; empty for the source (only its overall true peak is
+    /// Highest true peak in each interval (dBTP) of the delivered
+    /// rendition, only where it is over the ceiling (`null` elsewhere: the
+    /// meter skips what cannot pass the ceiling, so lower values are not
+    /// known exactly); empty for the source (only its overall true peak is
     /// measured, in `report.json`).
     pub true_peak_dbtp: Vec<Option<f32>>,
 }
