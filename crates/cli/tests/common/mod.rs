@@ -242,9 +242,16 @@ pub fn with_keys(mut command: Command, access_key: &str, secret: &str) -> Comman
 /// cannot shrink it: big lossless objects for the multipart path).
 pub fn noise_master(dir: &Path, seconds: u32, rate: u32) -> PathBuf {
     let path = dir.join("noise.wav");
+    // Two independent channels: a mono noise copied to both would halve
+    // in FLAC (libFLAC codes the side channel as silence).
+    let noise = |seed: u32| format!("anoisesrc=r={rate}:a=0.3:d={seconds}:s={seed}");
     ffmpeg_generate(
-        &format!("anoisesrc=r={rate}:a=0.3:d={seconds}:s=7"),
-        &["-ac", "2", "-c:a", "pcm_s24le"],
+        &format!(
+            "{}[l];{}[r];[l][r]amerge=inputs=2[out0]",
+            noise(7),
+            noise(8)
+        ),
+        &["-c:a", "pcm_s24le"],
         &path,
     );
     path
