@@ -58,7 +58,6 @@ pub struct TruePeakMeter {
     /// max over phases of Σ|h|: no interpolated value exceeds this many
     /// times the largest sample in its window.
     gain_bound: f32,
-    deinterleaved: Vec<Vec<f32>>,
     true_peak: f32,
     sample_peak: f32,
     /// Frames per interval, when per-interval maxima are kept.
@@ -104,7 +103,6 @@ impl TruePeakMeter {
             history: vec![vec![0.0; TAPS - 1]; channels],
             work: Vec::new(),
             gain_bound,
-            deinterleaved: vec![Vec::new(); channels],
             true_peak: 0.0,
             sample_peak: 0.0,
             interval: None,
@@ -149,20 +147,6 @@ impl TruePeakMeter {
             self.push_channel(c, samples.as_ref());
         }
         self.position += n as i64;
-    }
-
-    /// Interleaved frames (`channels` samples each).
-    pub fn push_interleaved(&mut self, samples: &[f32]) {
-        if self.channels == 0 {
-            return;
-        }
-        let mut planes = std::mem::take(&mut self.deinterleaved);
-        for (c, plane) in planes.iter_mut().enumerate() {
-            plane.clear();
-            plane.extend(samples.iter().skip(c).step_by(self.channels));
-        }
-        self.push(&planes);
-        self.deinterleaved = planes;
     }
 
     /// Feeds the zeros that let the last samples' interpolations be
@@ -569,19 +553,5 @@ mod tests {
         assert_eq!(iv[0], 0.0);
         assert!(iv[1] >= 0.5 && iv[1] < 0.6, "{iv:?}");
         assert!(iv[2] >= 0.25 && iv[2] < 0.3, "{iv:?}");
-    }
-
-    #[test]
-    fn interleaved_equals_planar() {
-        let l: Vec<f32> = (0..3000).map(|i| (i as f32 * 0.9).sin() * 0.8).collect();
-        let r: Vec<f32> = (0..3000).map(|i| (i as f32 * 2.3).cos() * 0.4).collect();
-        let mut a = TruePeakMeter::new(48_000, 2);
-        a.push(&[&l[..], &r[..]]);
-        a.finish();
-        let inter: Vec<f32> = l.iter().zip(&r).flat_map(|(a, b)| [*a, *b]).collect();
-        let mut b = TruePeakMeter::new(48_000, 2);
-        b.push_interleaved(&inter);
-        b.finish();
-        assert_eq!(a.true_peak(), b.true_peak());
     }
 }

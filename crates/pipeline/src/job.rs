@@ -456,10 +456,12 @@ fn encode_into(
             gain,
             album: config.album,
             output: outcome.output_loudness,
-            decoded_warnings: match &peak_control {
-                Some(control) => control.warnings.clone(),
-                None => decoded_over_ceiling(&outcome, config.normalize.true_peak_ceiling_dbtp),
-            },
+            // Without peak control no rendition was decoded (lossless
+            // only): nothing to warn about.
+            decoded_warnings: peak_control
+                .as_ref()
+                .map(|control| control.warnings.clone())
+                .unwrap_or_default(),
             peak_control,
         },
         processing: ProcessingReport {
@@ -568,28 +570,6 @@ fn track_loudness(l: &LoudnessReport) -> Option<TrackLoudness> {
         true_peak_dbtp: l.true_peak_dbtp?,
         sample_peak_dbfs: l.sample_peak_dbfs?,
     })
-}
-
-/// What a rendition may decode above the ceiling before it is named.
-const DECODED_PEAK_TOLERANCE_DB: f64 = 0.1;
-
-/// The renditions whose decoded true peak is over `ceiling` + 0.1 dB.
-fn decoded_over_ceiling(outcome: &EncodeOutcome, ceiling: f64) -> Vec<String> {
-    outcome
-        .renditions
-        .iter()
-        .filter_map(|r| {
-            let tp = r.decoded_true_peak_dbtp()?;
-            (tp > ceiling + DECODED_PEAK_TOLERANCE_DB).then(|| {
-                format!(
-                    "{} decodes to {tp:.2} dBTP, {:.2} dB over the {ceiling:.1} dBTP ceiling \
-                     (the codec's overshoot; --limiter holds the ceiling after the codec)",
-                    r.rung.name(),
-                    tp - ceiling
-                )
-            })
-        })
-        .collect()
 }
 
 /// Completes every packaged track (init segments now that the loudness is

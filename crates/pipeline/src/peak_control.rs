@@ -91,6 +91,21 @@ pub struct DecodedRendition {
     pub integrated_lufs: Option<f64>,
 }
 
+impl PeakControl {
+    fn new(ceiling_dbtp: f64) -> Self {
+        PeakControl {
+            ceiling_dbtp,
+            limiter_ceiling_dbtp: None,
+            calibration_runs: 0,
+            peak_passes: 0,
+            first_excess_db: None,
+            decoded: Vec::new(),
+            notes: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Runs calibration and peak passes and leaves `plan` and `gain` ready for
 /// the final encode. `None` without `--limiter` (nothing is checked).
 pub(crate) fn settle(
@@ -106,16 +121,7 @@ pub(crate) fn settle(
         return Ok(None);
     }
     let ceiling = normalize.true_peak_ceiling_dbtp;
-    let mut control = PeakControl {
-        ceiling_dbtp: ceiling,
-        limiter_ceiling_dbtp: None,
-        calibration_runs: 0,
-        peak_passes: 0,
-        first_excess_db: None,
-        decoded: Vec::new(),
-        notes: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut control = PeakControl::new(ceiling);
     // An album's gain is the album's: the limiter holds peaks, and no
     // track's gain is calibrated to its own target.
     let mut calibrating = gain.limiter_engaged && config.album.is_none();
@@ -175,22 +181,8 @@ pub(crate) fn settle(
 /// After the final encode: the decoded peaks as written, warnings, and the
 /// loudness the limited output really has.
 pub(crate) fn conclude(control: &mut PeakControl, outcome: &EncodeOutcome, gain: &mut GainPlan) {
-    for r in &outcome.renditions {
-        let name = r.rung.name();
-        if let Some(tp) = r.decoded_true_peak_dbtp()
-            && tp > control.ceiling_dbtp + WARN_TOLERANCE_DB
-        {
-            control.warnings.push(format!(
-                "{name}: decoded true peak {tp:.2} dBTP is over the {:.1} dBTP ceiling after {} peak passes",
-                control.ceiling_dbtp, control.peak_passes
-            ));
-        }
-        control.decoded.push(DecodedRendition {
-            rendition: name,
-            true_peak_dbtp: r.decoded_true_peak_dbtp(),
-            integrated_lufs: r.decoded.and_then(|d| d.integrated_lufs),
-        });
-    }
+    let after = format!("after {} peak passes", control.peak_passes);
+    record_decoded(control, outcome, &after);
     if gain.limiter_engaged {
         // What was reached, not what was aimed at.
         gain.expected_integrated_lufs = outcome.output_loudness.integrated_lufs;
@@ -319,16 +311,7 @@ pub(crate) fn hold_after_codec(
     progress: &dyn Progress,
 ) -> Result<PeakControl, JobError> {
     let ceiling = config.normalize.true_peak_ceiling_dbtp;
-    let mut control = PeakControl {
-        ceiling_dbtp: ceiling,
-        limiter_ceiling_dbtp: None,
-        calibration_runs: 0,
-        peak_passes: 0,
-        first_excess_db: None,
-        decoded: Vec::new(),
-        notes: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut control = PeakControl::new(ceiling);
     for encodes in 1..=MAX_GAIN_ENCODES {
         let worst = worst_peak(outcome);
         let excess = worst.as_ref().map(|(_, tp)| tp - ceiling);
@@ -358,15 +341,23 @@ pub(crate) fn hold_after_codec(
         *outcome = encode(&mut source, plan, progress)?;
         control.peak_passes += 1;
     }
+    let after = format!("after {} encodes at lowered gain", control.peak_passes + 1);
+    record_decoded(&mut control, outcome, &after);
+    Ok(control)
+}
+
+/// Each rung's decoded peak and loudness into `control.decoded`, and a
+/// warning (ending with `after`) for every rung still over the ceiling +
+/// 0.1 dB.
+fn record_decoded(control: &mut PeakControl, outcome: &EncodeOutcome, after: &str) {
+    let ceiling = control.ceiling_dbtp;
     for r in &outcome.renditions {
         let name = r.rung.name();
         if let Some(tp) = r.decoded_true_peak_dbtp()
             && tp > ceiling + WARN_TOLERANCE_DB
         {
             control.warnings.push(format!(
-                "{name}: decoded true peak {tp:.2} dBTP is over the {ceiling:.1} dBTP ceiling \
-                 after {} encodes at lowered gain",
-                control.peak_passes + 1
+                "{name}: decoded true peak {tp:.2} dBTP is over the {ceiling:.1} dBTP ceiling {after}"
             ));
         }
         control.decoded.push(DecodedRendition {
@@ -375,5 +366,4 @@ pub(crate) fn hold_after_codec(
             integrated_lufs: r.decoded.and_then(|d| d.integrated_lufs),
         });
     }
-    Ok(control)
 }

@@ -66,8 +66,10 @@ pub(crate) fn escape_script_text(text: &str) -> String {
     text.replace('<', "\\u003c")
 }
 
-/// `text` escaped for an HTML text node or a double-quoted attribute.
-pub(crate) fn escape_html(text: &str) -> String {
+/// `text` escaped for an HTML text node or a double-quoted attribute
+/// (`&`, `<`, `>`, `"` and `'` as entities). Also used by
+/// `audiopack serve`'s pages.
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

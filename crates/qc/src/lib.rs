@@ -23,5 +23,5 @@ pub use batch_index::render_batch_index;
 pub use data::{
     Envelope, LoudnessSeries, QC_SCHEMA_VERSION, QcData, RenditionSpectrum, Spectrum, TruePeakOver,
 };
-pub use escape::QcError;
+pub use escape::{QcError, escape_html};
 pub use page::render_report_page;
