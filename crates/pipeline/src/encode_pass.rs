@@ -489,15 +489,16 @@ fn encode_rendition(
         .check_peaks
         .then(|| SpectrumMeter::new(OPUS_RATE, usize::from(rung.channels)));
     let mut envelope = (sinks.check_peaks && sinks.delivered).then(|| PeakEnvelope::new(OPUS_RATE));
-    let mut deliver = |packets: &mut Vec<audiopack_encode::OpusPacket>,
-                       real_frames: u64|
-     -> Result<(), JobError> {
-        for p in packets.drain(..) {
-            count += 1;
-            audio_bytes += p.data.len() as u64;
-            if let Some(meter) = peaks.as_mut() {
+    // Decoding and metering what was encoded: CPU work, done under the
+    // caller's budget slot.
+    let mut measure =
+        |packets: &[audiopack_encode::OpusPacket], real_frames: u64| -> Result<(), JobError> {
+            let Some(meter) = peaks.as_mut() else {
+                return Ok(());
+            };
+            for p in packets {
                 meter
-                    .push(&p, real_frames)
+                    .push(p, real_frames)
                     .map_err(|e| encode_err(&dir, e))?;
                 if let Some(s) = spectrum.as_mut() {
                     s.push(meter.last());
@@ -506,6 +507,13 @@ fn encode_rendition(
                     e.push(meter.last());
                 }
             }
+            Ok(())
+        };
+    // Packaging and writing, which may wait on the output: no slot held.
+    let mut deliver = |packets: &mut Vec<audiopack_encode::OpusPacket>| -> Result<(), JobError> {
+        for p in packets.drain(..) {
+            count += 1;
+            audio_bytes += p.data.len() as u64;
             if let Some(pk) = cmaf.as_mut() {
                 pk.push(&p.data, OPUS_FRAME_SAMPLES as u32, sink)?;
             }
@@ -520,13 +528,17 @@ fn encode_rendition(
         encoder
             .push(&block, &mut packets)
             .map_err(|e| encode_err(&dir, e))?;
+        measure(&packets, encoder.frames_in())?;
         drop(slot);
-        deliver(&mut packets, encoder.frames_in())?;
+        deliver(&mut packets)?;
     }
+    let slot = crate::budget::slot(cpu);
     encoder
         .finish(&mut packets)
         .map_err(|e| encode_err(&dir, e))?;
-    deliver(&mut packets, encoder.frames_in())?;
+    measure(&packets, encoder.frames_in())?;
+    drop(slot);
+    deliver(&mut packets)?;
     let (decoded, qc) = match peaks.as_mut() {
         Some(meter) => (
             Some(meter.measurement().map_err(|e| encode_err(&dir, e))?),
