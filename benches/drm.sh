@@ -9,6 +9,7 @@
 # Target (issue 11): encryption costs <= 3 % CPU over the clear package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 scripts/deps.sh build
 secs="${1:-300}"
 work="$(mktemp -d)"
@@ -16,8 +17,7 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release --locked -q -p audiopack-cli
 bin="$PWD/target/release/audiopack"
 
-loops=$(( (secs + 19) / 20 ))
-ffmpeg -nostdin -v error -stream_loop "$loops" -i fixtures/demo.flac -t "$secs" -c:a flac "$work/in.flac"
+demo_input "$secs" "$work/in.flac"
 cat > "$work/keys.json" <<'KEYS'
 {"keys":[{"kid":"00112233445566778899aabbccddeeff","key":"0f0e0d0c0b0a09080706050403020100","tracks":"lossy"},
          {"kid":"ffeeddccbbaa99887766554433221100","key":"1f1e1d1c1b1a19181716151413121110","tracks":"lossless"}]}

@@ -11,6 +11,7 @@
 # default job without the FLAC tier <= 1.05x the floor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 scripts/deps.sh bench
 secs="${1:-300}"
 work="$(mktemp -d)"
@@ -21,8 +22,7 @@ bin="$PWD/target/release/audiopack"
 floor="$PWD/target/release/examples/opus_floor"
 ladder=64,96,128,160
 
-loops=$(( (secs + 19) / 20 ))
-ffmpeg -nostdin -v error -stream_loop "$loops" -i fixtures/demo.flac -t "$secs" -c:a flac "$work/in.flac"
+demo_input "$secs" "$work/in.flac"
 # The floor's input: the same audio already at 48 kHz, as f32 (not timed).
 ffmpeg -nostdin -v error -i "$work/in.flac" -ar 48000 -f f32le -c:a pcm_f32le "$work/in.f32"
 

@@ -13,6 +13,7 @@
 #   benches/publish.sh [seconds=300] [latency_ms=20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 scripts/deps.sh bench
 python3 -c 'import boto3' 2>/dev/null || {
   echo "installing: python3-boto3" >&2
@@ -27,8 +28,7 @@ trap cleanup EXIT
 cargo build --release --locked -q -p audiopack-cli -p audiopack-testkit
 bin="$PWD/target/release/audiopack"
 
-loops=$(( (secs + 19) / 20 ))
-ffmpeg -nostdin -v error -stream_loop "$loops" -i fixtures/demo.flac -t "$secs" -c:a flac "$work/in.flac"
+demo_input "$secs" "$work/in.flac"
 "$bin" -q ingest "$work/in.flac" --out "$work/pkg"
 
 export AWS_ACCESS_KEY_ID=AKIDBENCH AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1

@@ -8,6 +8,7 @@
 #   benches/rss_s3.sh [seconds=3600]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 scripts/deps.sh bench
 secs="${1:-3600}"
 work="$(mktemp -d)"
@@ -17,8 +18,7 @@ trap cleanup EXIT
 cargo build --release --locked -q -p audiopack-cli -p audiopack-testkit
 bin="$PWD/target/release/audiopack"
 
-loops=$(( (secs + 19) / 20 ))
-ffmpeg -nostdin -v error -stream_loop "$loops" -i fixtures/demo.flac -t "$secs" -c:a flac "$work/in.flac"
+demo_input "$secs" "$work/in.flac"
 
 export AWS_ACCESS_KEY_ID=AKIDBENCH AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true NO_PROXY=127.0.0.1,localhost

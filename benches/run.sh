@@ -7,6 +7,7 @@
 #   benches/run.sh [seconds=300] [long_seconds=3600]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 scripts/deps.sh bench
 secs="${1:-300}"
 long="${2:-3600}"
@@ -17,10 +18,8 @@ bin="$PWD/target/release/audiopack"
 ladder=(64 96 128 160)
 
 # Inputs: the demo track looped (music-like, 44.1 kHz 16-bit stereo FLAC).
-loops=$(( (secs + 19) / 20 ))
-ffmpeg -nostdin -v error -stream_loop "$loops" -i fixtures/demo.flac -t "$secs" -c:a flac "$work/in.flac"
-long_loops=$(( (long + 19) / 20 ))
-ffmpeg -nostdin -v error -stream_loop "$long_loops" -i fixtures/demo.flac -t "$long" -c:a flac "$work/long.flac"
+demo_input "$secs" "$work/in.flac"
+demo_input "$long" "$work/long.flac"
 
 # measure NAME CMD... : appends "name wall cpu rss_kib" to $work/results
 measure() {

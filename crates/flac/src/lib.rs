@@ -18,7 +18,10 @@
 //! to a library call without `-C target-feature=+fma`; libFLAC at its
 //! compression level 7 encodes the same samples in 0.85 s into a file of
 //! the same size (13.63 MB against flacenc's 13.64 MB at LPC order 8).
-//! Level 5 would be 0.56 s but 6.7 % larger.
+//! Level 5 would be 0.56 s but 6.7 % larger. (libFLAC's figures come from
+//! timing the encoder alone on the raw PCM; flacenc's from a `perf`
+//! profile of the whole job. The reproducible check is the whole job:
+//! `benches/qc.sh`, and the tier's size in any package.)
 //!
 //! ## Settings
 //!
