@@ -13,8 +13,10 @@ const FRAME: usize = 960;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, path, channels, ladder] = &args[..] else {
-        return Err("usage: opus_floor PCM_F32LE_48K CHANNELS KBPS,KBPS,…".into());
+    let (path, channels, ladder, decode) = match &args[..] {
+        [_, path, channels, ladder] => (path, channels, ladder, false),
+        [_, path, channels, ladder, flag] if flag == "decode" => (path, channels, ladder, true),
+        _ => return Err("usage: opus_floor PCM_F32LE_48K CHANNELS KBPS,KBPS,… [decode]".into()),
     };
     let channels: usize = channels.parse()?;
     let bytes = std::fs::read(path)?;
@@ -29,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut packet = vec![0u8; 4000];
     let mut frame = vec![0f32; FRAME * channels];
+    let mut decoded = vec![0f32; FRAME * channels];
     for kbps in ladder.split(',') {
         let kbps: i32 = kbps.trim().parse()?;
         let mut encoder = Encoder::new(48_000, layout, Application::Audio)?;
@@ -37,12 +40,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         encoder.set_vbr_constraint(true)?;
         encoder.set_complexity(10)?;
         encoder.set_signal(Signal::Music)?;
+        let mut decoder = if decode {
+            Some(opus::Decoder::new(48_000, layout)?)
+        } else {
+            None
+        };
         let mut total = 0usize;
         let mut packets = 0usize;
         for chunk in pcm.chunks(FRAME * channels) {
             frame[..chunk.len()].copy_from_slice(chunk);
             frame[chunk.len()..].fill(0.0);
-            total += encoder.encode_float(&frame, &mut packet)?;
+            let len = encoder.encode_float(&frame, &mut packet)?;
+            if let Some(decoder) = decoder.as_mut() {
+                decoder.decode_float(&packet[..len], &mut decoded, false)?;
+            }
+            total += len;
             packets += 1;
         }
         println!("{kbps} kbit/s: {packets} packets, {total} bytes");
