@@ -5,7 +5,10 @@
 //!   reach the init segments and the manifests verbatim;
 //! * a SPEKE v2 key server (the test kit's, which validates requests
 //!   against the spec): the package is encrypted with the keys it returns;
-//!   a 403 is one attempt and exit 14 with nothing written.
+//!   a 403 is one attempt and exit 14 with nothing written;
+//! * the same server over https, as key servers are run: trusted through
+//!   `SSL_CERT_FILE` it keys the package; untrusted, the job stops at the
+//!   first handshake with exit 14, the reason named and nothing written.
 //!
 //! Each package is decrypted by Shaka Packager and compared with the clear
 //! package, so the keys were really used.
@@ -234,6 +237,83 @@ fn a_speke_v2_server_keys_the_package() {
     assert_eq!(run.status.code(), Some(14), "{stderr}");
     assert!(stderr.contains("refused"), "{stderr}");
     assert_eq!(refusing.attempts(), 1, "a 403 is not retried");
+    assert!(!out.exists());
+    assert_no_staging_left(&out);
+}
+
+#[test]
+fn a_speke_v2_server_over_https_is_trusted_only_through_its_ca() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = short_master(tmp.path());
+    let server = SpekeServer::start_tls(SpekeServerOptions::default()).expect("speke server");
+    let url = server.url();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, server.ca_pem().expect("tls")).expect("write ca");
+    let ingest = |out: &Path, ca: Option<&Path>| {
+        let mut command = bin();
+        command
+            .args(["ingest", input.to_str().expect("utf8"), "--out"])
+            .arg(out)
+            .args([
+                "--json",
+                "--ladder",
+                "64",
+                "--encrypt",
+                "cenc",
+                "--keys",
+                &url,
+            ])
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR");
+        if let Some(ca) = ca {
+            command.env("SSL_CERT_FILE", ca);
+        }
+        command.output().expect("running audiopack")
+    };
+
+    // Trusted: the keys come over TLS and open the package.
+    let clear = tmp.path().join("clear");
+    ingest_json(&input, &clear, &["--ladder", "64"]);
+    let pkg = tmp.path().join("pkg");
+    let run = ingest(&pkg, Some(&ca));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("report");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "one request");
+    assert_eq!(requests[0].status, 200, "{:?}", requests[0].problem);
+    let protection = &report["protection"];
+    assert_eq!(protection["key_source"], "speke");
+    assert_eq!(protection["key_source_location"], url);
+    let lossy = Kid(
+        audiopack_drm::parse_uuid(protection["lossy_kid"].as_str().expect("kid")).expect("uuid"),
+    )
+    .0;
+    assert_opens(&pkg, &clear, "opus_64k", &lossy, &server.key_for(&lossy));
+
+    // Untrusted (the system's roots only): refused at the handshake, once,
+    // exit 14, the reason named, nothing written.
+    let connections = server.connections();
+    let out = tmp.path().join("untrusted");
+    let run = ingest(&out, None);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(14), "{stderr}");
+    assert!(stderr.contains("certificate is not trusted"), "{stderr}");
+    assert!(
+        stderr.contains(&url),
+        "the message names the server: {stderr}"
+    );
+    assert_eq!(
+        server.connections() - connections,
+        1,
+        "a refused certificate is not retried"
+    );
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "no request crossed the handshake"
+    );
     assert!(!out.exists());
     assert_no_staging_left(&out);
 }

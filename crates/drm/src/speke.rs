@@ -9,7 +9,11 @@
 //!   ([`DrmError::Refused`], never retried); 5xx answers, timeouts and
 //!   connection failures are retried with exponential backoff
 //!   ([`SpekeOptions::attempts`]), then reported as
-//!   [`DrmError::Unavailable`]. An answer that is not a usable CPIX document
+//!   [`DrmError::Unavailable`]; a server certificate that is not trusted
+//!   (unknown issuer, expired, another name) is reported at once, since
+//!   asking again cannot change it. The trusted roots are the system's
+//!   (`SSL_CERT_FILE` / `SSL_CERT_DIR` replace them, as OpenSSL's do).
+//!   An answer that is not a usable CPIX document
 //!   is [`DrmError::Keys`]. Every message names the URL without user info,
 //!   query or fragment ([`redact_url`]) and never holds key bytes or
 //!   anything of the request; a refusal quotes a short, cleaned-up start of
@@ -228,6 +232,15 @@ pub async fn fetch(
             Ok(Err(Failure::Transport(why))) => {
                 last_failure = why;
                 continue;
+            }
+            Ok(Err(Failure::Untrusted(why))) => {
+                return Err(DrmError::Unavailable {
+                    source_name: shown,
+                    message: format!(
+                        "the key server's TLS certificate is not trusted ({why}); not retried: \
+                         trust its CA (the system's store, or SSL_CERT_FILE)"
+                    ),
+                });
             }
             Ok(Err(Failure::TooLarge)) => {
                 return Err(DrmError::Keys {
@@ -536,6 +549,8 @@ impl HttpClient {
 enum Failure {
     /// Connection, TLS or protocol failure: worth a retry.
     Transport(String),
+    /// The server's certificate was refused: asking again cannot help.
+    Untrusted(String),
     TooLarge,
 }
 
@@ -551,7 +566,13 @@ async fn exchange(
         HttpClient::Plain(c) => c.request(request).await,
         HttpClient::Tls(c) => c.request(request).await,
     }
-    .map_err(|e| Failure::Transport(error_chain(&e)))?;
+    .map_err(|e| {
+        if certificate_refused(&e) {
+            Failure::Untrusted(error_chain(&e))
+        } else {
+            Failure::Transport(error_chain(&e))
+        }
+    })?;
     let (parts, body) = response.into_parts();
     let collected = Limited::new(body, limit).collect().await.map_err(|e| {
         if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -567,6 +588,27 @@ async fn exchange(
         parts.headers,
         Zeroizing::new(collected.to_bytes().to_vec()),
     ))
+}
+
+/// Whether rustls refused the server's certificate somewhere in `error`'s
+/// causes. hyper-rustls wraps the handshake's `io::Error` (which wraps the
+/// rustls error) in another `io::Error`, and an `io::Error`'s `source()`
+/// skips the error it wraps: those are followed through `get_ref`.
+fn certificate_refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(rustls::Error::InvalidCertificate(_)) = e.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
 }
 
 /// An error and its causes, `: `-joined (hyper's own text holds no URL).

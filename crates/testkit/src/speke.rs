@@ -38,10 +38,18 @@
 //! before every answer (timeouts), or refuse everything with a fixed status
 //! (e.g. 403). Every request is recorded ([`SpekeServer::requests`]) with the
 //! status it got, so a test can count attempts.
+//!
+//! Over https ([`SpekeServer::start_tls`]), as real key servers are: TLS
+//! 1.2/1.3 (rustls, aws-lc-rs) with a server certificate for `127.0.0.1`
+//! and `localhost` signed by a CA made at start. A client trusts it only
+//! when told to ([`SpekeServer::ca_pem`], e.g. through `SSL_CERT_FILE`);
+//! [`SpekeServer::connections`] counts TCP connections, handshakes that
+//! failed included, so a test can see a client that gave up at once.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -57,6 +65,7 @@ use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::background::Background;
 
@@ -184,12 +193,15 @@ impl SpekeRequest {
 struct State {
     options: SpekeServerOptions,
     requests: Mutex<Vec<SpekeRequest>>,
+    connections: AtomicUsize,
 }
 
 /// A SPEKE v2 key server on `127.0.0.1:<port>`, stopped on drop.
 pub struct SpekeServer {
     background: Background,
     state: Arc<State>,
+    /// The CA that signed the server certificate (PEM), when over https.
+    ca_pem: Option<String>,
 }
 
 impl std::fmt::Debug for SpekeServer {
@@ -207,25 +219,67 @@ impl SpekeServer {
     ///
     /// When no port can be bound or the runtime cannot start.
     pub fn start(options: SpekeServerOptions) -> io::Result<SpekeServer> {
+        Self::launch(options, None)
+    }
+
+    /// Starts a server behind TLS (https); clients must trust
+    /// [`SpekeServer::ca_pem`] to reach it.
+    ///
+    /// # Errors
+    ///
+    /// When the certificates cannot be made, no port can be bound or the
+    /// runtime cannot start.
+    pub fn start_tls(options: SpekeServerOptions) -> io::Result<SpekeServer> {
+        let (ca_pem, acceptor) = tls_identity().map_err(io::Error::other)?;
+        Self::launch(options, Some((ca_pem, acceptor)))
+    }
+
+    fn launch(
+        options: SpekeServerOptions,
+        tls: Option<(String, TlsAcceptor)>,
+    ) -> io::Result<SpekeServer> {
         let state = Arc::new(State {
             options,
             requests: Mutex::new(Vec::new()),
+            connections: AtomicUsize::new(0),
         });
         let serving = state.clone();
+        let (ca_pem, acceptor) = tls.unzip();
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let background = Background::spawn("speke-test-server", addr, move |listener| {
-            serve(listener, serving)
+            serve(listener, serving, acceptor)
         })?;
-        Ok(SpekeServer { background, state })
+        Ok(SpekeServer {
+            background,
+            state,
+            ca_pem,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.background.addr()
     }
 
-    /// `http://127.0.0.1:PORT/speke/v2.0/copyProtection`.
+    /// `http://127.0.0.1:PORT/speke/v2.0/copyProtection` (`https://` for
+    /// a server started with [`SpekeServer::start_tls`]).
     pub fn url(&self) -> String {
-        format!("http://{}{SPEKE_PATH}", self.addr())
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}{SPEKE_PATH}", self.addr())
+    }
+
+    /// The PEM certificate of the CA that signed the server certificate
+    /// (`None` over plain http): what a client must trust.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// TCP connections accepted so far (TLS handshakes that failed too).
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
     }
 
     /// Every request received so far, in order.
@@ -260,7 +314,49 @@ fn key_for(options: &SpekeServerOptions, kid: &[u8; 16]) -> [u8; 16] {
         .unwrap_or_else(|| derived_key(kid))
 }
 
-async fn serve(listener: TcpListener, state: Arc<State>) -> io::Result<()> {
+/// A CA made now, and a TLS acceptor presenting a certificate it signed
+/// for `127.0.0.1` and `localhost` (ECDSA P-256, valid from now on).
+fn tls_identity() -> Result<(String, TlsAcceptor), Box<dyn std::error::Error + Send + Sync>> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "audiopack-testkit SPEKE CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
+
+    let server_key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "audiopack-testkit SPEKE server");
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let certificate = params.signed_by(&server_key, &ca)?;
+
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![certificate.der().clone(), ca.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        )?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok((ca.pem(), TlsAcceptor::from(Arc::new(config))))
+}
+
+async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    tls: Option<TlsAcceptor>,
+) -> io::Result<()> {
     let http = ConnBuilder::new(TokioExecutor::new());
     loop {
         let socket = match listener.accept().await {
@@ -270,17 +366,27 @@ async fn serve(listener: TcpListener, state: Arc<State>) -> io::Result<()> {
                 continue;
             }
         };
+        state.connections.fetch_add(1, Ordering::SeqCst);
         let _ = socket.set_nodelay(true);
-        let state = state.clone();
+        let service_state = state.clone();
         let service = hyper::service::service_fn(move |request| {
-            let state = state.clone();
+            let state = service_state.clone();
             async move { Ok::<_, std::convert::Infallible>(handle(&state, request).await) }
         });
-        let connection = http
-            .serve_connection(TokioIo::new(socket), service)
-            .into_owned();
+        let http = http.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
+            match tls {
+                // A client that does not trust the certificate ends here.
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(socket).await {
+                        let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(socket), service).await;
+                }
+            }
         });
     }
 }
