@@ -100,6 +100,19 @@ impl Error {
         self.inner.downcast_ref::<ConfigError>()
     }
 
+    /// For [`ErrorKind::Keys`]: `true` when the key source could not be
+    /// read or reached (a key server down, failing with 5xx or too slow,
+    /// a key file that cannot be read), which may pass; `false` for keys
+    /// that are invalid or a request the key server refused (4xx), which
+    /// will not. `false` for every other kind.
+    pub fn keys_unavailable(&self) -> bool {
+        self.kind == ErrorKind::Keys
+            && matches!(
+                self.inner.downcast_ref::<audiopack_drm::DrmError>(),
+                Some(audiopack_drm::DrmError::Unavailable { .. })
+            )
+    }
+
     /// `true` for [`ErrorKind::Cancelled`].
     pub fn is_cancelled(&self) -> bool {
         self.kind == ErrorKind::Cancelled

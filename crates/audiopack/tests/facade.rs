@@ -321,6 +321,40 @@ fn invalid_settings_are_typed_config_errors() {
 }
 
 #[test]
+fn key_errors_say_whether_asking_again_can_help() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let build = |keys: audiopack::Keys| {
+        Job::builder()
+            .input(Input::path(fixture("demo.flac")))
+            .output(Output::dir(tmp.path().join("out")))
+            .encryption(audiopack::Encryption::new(
+                audiopack::EncryptionScheme::Cbcs,
+                keys,
+            ))
+            .build()
+            .expect_err("bad keys")
+    };
+    // A key file that is not there (yet): may pass.
+    let missing = build(audiopack::Keys::File(tmp.path().join("missing.json")));
+    assert_eq!(missing.kind(), ErrorKind::Keys, "{missing}");
+    assert!(missing.keys_unavailable(), "{missing}");
+    // Keys that are wrong: will not.
+    let bad = tmp.path().join("keys.json");
+    std::fs::write(&bad, r#"{"keys":[{"kid":"not hex","key":"00"}]}"#).expect("write");
+    let invalid = build(audiopack::Keys::File(bad));
+    assert_eq!(invalid.kind(), ErrorKind::Keys, "{invalid}");
+    assert!(!invalid.keys_unavailable(), "{invalid}");
+    // Other kinds are never "keys unavailable".
+    let config = Job::builder()
+        .input(Input::path(fixture("demo.flac")))
+        .output(Output::dir(tmp.path().join("out")))
+        .threads(0)
+        .build()
+        .expect_err("config");
+    assert!(!config.keys_unavailable());
+}
+
+#[test]
 fn runtime_misuse_is_a_typed_error_not_a_panic() {
     let tmp = tempfile::tempdir().expect("tmp");
     let job = || {

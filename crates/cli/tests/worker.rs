@@ -443,23 +443,70 @@ fn a_repeated_submit_sends_nothing_and_poison_messages_are_terminated() {
     // A changed setting is another job.
     let louder = submit(bin(), &nats, &catalog, s(&out), &["--target-lufs", "-10"]);
     assert_eq!(louder["new"], 3, "{louder}");
+    // Encrypted jobs whose key file is broken after they were sent: keys
+    // that are wrong stay wrong, so each fails on its first delivery.
+    let keys = tmp.path().join("keys.json");
+    std::fs::write(
+        &keys,
+        r#"{"keys":[{"kid":"0123456789abcdef0123456789abcdef","key":"00112233445566778899aabbccddeeff"}]}"#,
+    )
+    .expect("keys");
+    let encrypted_out = tmp.path().join("encrypted");
+    let encrypted = submit(
+        bin(),
+        &nats,
+        &catalog,
+        s(&encrypted_out),
+        &["--encrypt", "cbcs", "--keys", s(&keys)],
+    );
+    assert_eq!(encrypted["new"], 3, "{encrypted}");
+    std::fs::write(&keys, r#"{"keys":[{"kid":"not hex","key":"00"}]}"#).expect("keys");
 
     nats.publish_raw("audiopack.jobs", b"{this is not json");
     nats.publish_raw(
         "audiopack.jobs",
         br#"{"version": 2, "id": "from-the-future", "input": "x"}"#,
     );
-    let worker = Worker::spawn(bin(), &nats, &["--jobs", "1", "--max-jobs", "8"]);
+    let worker = Worker::spawn(bin(), &nats, &["--jobs", "1", "--max-jobs", "11"]);
     let (code, err, events) = worker.finish(Duration::from_secs(120));
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(
         events.iter().filter(|e| e["event"] == "job-failed").count(),
-        2,
+        5,
         "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e["event"] == "job-retry"),
+        "nothing here is worth a retry: {events:?}"
     );
     let st = status(&nats);
     assert_eq!(st["done"], 6, "{st}");
-    assert_eq!(st["failed"], 2, "{st}");
+    assert_eq!(st["failed"], 5, "{st}");
+    let key_failures: Vec<&Value> = st["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter(|j| {
+            j["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("keys.json"))
+        })
+        .collect();
+    assert_eq!(key_failures.len(), 3, "{st}");
+    for job in key_failures {
+        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["attempts"], 1, "terminated, not retried: {job}");
+        assert!(
+            job["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("must be 32 hex digits")),
+            "{job}"
+        );
+    }
+    for i in 1..=3 {
+        let package = encrypted_out.join(format!("t{i:02}"));
+        assert!(!package.exists(), "{}: written", package.display());
+    }
     assert_eq!(st["pending_messages"], 0, "poison retried: {st}");
     assert_eq!(st["unacknowledged_messages"], 0, "poison held: {st}");
     let messages: Vec<&str> = st["jobs"]

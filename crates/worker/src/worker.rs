@@ -12,9 +12,11 @@
 //!            run the job; an in-progress ack every ack_wait / 3
 //!              Ok ─► KV done ─► Ack (double ack: the server confirms)
 //!              bad input / unsupported / limit ─► KV failed, Term
+//!              keys invalid or refused by the key server (4xx) ─► KV failed, Term
 //!              credentials / access denied / no bucket / disk full ─► Nak now,
 //!                    KV queued, stop pulling, cancel nothing else, exit non-zero
-//!              anything else (network, storage, I/O): attempts left ─► KV queued, Nak(backoff)
+//!              anything else (network, storage, I/O, key server unreachable or 5xx):
+//!                                                     attempts left ─► KV queued, Nak(backoff)
 //!                                                     last delivery ─► KV failed, Term
 //!  stop (SIGTERM): no more pulls; running jobs finish within the grace
 //!  period, then are cancelled and Nak'ed at once (another worker takes them).
@@ -682,6 +684,10 @@ fn classify(e: &audiopack::Error) -> Failure {
             | StorageErrorKind::NoBucket,
         ) => Failure::Systemic(class, message),
         ErrorKind::Io if disk_full(e) => Failure::Systemic(class, message),
+        // Keys that are invalid, or a key server that refused (4xx), give
+        // the same answer next time; a key source that could not be read
+        // or reached (5xx, timeouts) may not.
+        ErrorKind::Keys if !e.keys_unavailable() => Failure::Permanent(class, message),
         _ => Failure::Transient(class, message),
     }
 }
