@@ -28,12 +28,13 @@
 //   network     every request stayed on the page's origin (no CDN, fonts…);
 //   console     no console errors and no uncaught page errors throughout.
 import { createServer } from 'node:http';
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize, resolve } from 'node:path';
+import { join, normalize, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { serveFile } from './files.mjs';
 
 const PLAY_SECONDS = 1.0;
 const SWITCH_TOLERANCE = 0.5;
@@ -63,34 +64,15 @@ function report(check, ok, detail = {}) {
 }
 
 // ---- a small static server for --serve (Range support, as `audiopack serve`) ----
-const types = {
-  '.m3u8': 'application/vnd.apple.mpegurl', '.mpd': 'application/dash+xml', '.mp4': 'audio/mp4', '.m4s': 'audio/mp4',
-  '.opus': 'audio/ogg', '.json': 'application/json', '.html': 'text/html; charset=utf-8',
-};
 function startServer(root) {
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     const path = normalize(join(root, decodeURIComponent(url.pathname)));
-    if (!path.startsWith(root) || !existsSync(path) || !statSync(path).isFile()) {
+    if (!path.startsWith(root)) {
       res.writeHead(404).end();
       return;
     }
-    const size = statSync(path).size;
-    const headers = { 'Content-Type': types[extname(path)] || 'application/octet-stream', 'Accept-Ranges': 'bytes' };
-    const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range || '');
-    if (range) {
-      const start = range[1] === '' ? size - Number(range[2]) : Number(range[1]);
-      const end = range[1] !== '' && range[2] !== '' ? Math.min(Number(range[2]), size - 1) : size - 1;
-      if (start > end || start >= size) {
-        res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
-        return;
-      }
-      res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': end - start + 1 });
-      createReadStream(path, { start, end }).pipe(res);
-    } else {
-      res.writeHead(200, { ...headers, 'Content-Length': size });
-      createReadStream(path).pipe(res);
-    }
+    serveFile(req, res, path);
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }

@@ -15,11 +15,12 @@
 // Everything is served from 127.0.0.1 (with Range support, for the
 // single-file layout); Chromium is Debian's (/usr/bin/chromium).
 import { createServer } from 'node:http';
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { dirname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serveFile } from './files.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packages = [];
@@ -51,15 +52,6 @@ const libs = {
   '/lib/hls.js': 'node_modules/hls.js/dist/hls.min.js',
   '/lib/dash.js': 'node_modules/dashjs/dist/modern/umd/dash.all.min.js',
 };
-const types = {
-  '.m3u8': 'application/vnd.apple.mpegurl',
-  '.mpd': 'application/dash+xml',
-  '.mp4': 'audio/mp4',
-  '.m4s': 'audio/mp4',
-  '.js': 'text/javascript',
-  '.html': 'text/html',
-};
-
 const page = `<!doctype html><html><body><audio id="a" muted></audio><script>
 const q = new URLSearchParams(location.search);
 const player = q.get('player'), src = q.get('src');
@@ -114,32 +106,9 @@ async function start() {
 start().catch((e) => fail(String(e && e.stack || e)));
 </script></body></html>`;
 
-function serveFile(req, res, path) {
-  if (!existsSync(path) || !statSync(path).isFile()) {
-    res.writeHead(404).end();
-    return;
-  }
-  const size = statSync(path).size;
-  const headers = {
-    'Content-Type': types[extname(path)] || 'application/octet-stream',
-    'Accept-Ranges': 'bytes',
-    'Access-Control-Allow-Origin': '*',
-  };
-  const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range || '');
-  if (range) {
-    const start = range[1] === '' ? size - Number(range[2]) : Number(range[1]);
-    const end = range[1] !== '' && range[2] !== '' ? Math.min(Number(range[2]), size - 1) : size - 1;
-    if (start > end || start >= size) {
-      res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
-      return;
-    }
-    res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': end - start + 1 });
-    createReadStream(path, { start, end }).pipe(res);
-  } else {
-    res.writeHead(200, { ...headers, 'Content-Length': size });
-    createReadStream(path).pipe(res);
-  }
-}
+// Media answers carry a CORS header, as a CDN origin serving players on
+// other sites must.
+const cors = { 'Access-Control-Allow-Origin': '*' };
 
 const server = createServer((req, res) => {
   const url = new URL(req.url, 'http://127.0.0.1');
@@ -148,7 +117,7 @@ const server = createServer((req, res) => {
     return;
   }
   if (libs[url.pathname]) {
-    serveFile(req, res, join(here, libs[url.pathname]));
+    serveFile(req, res, join(here, libs[url.pathname]), cors);
     return;
   }
   const m = /^\/pkg\/(\d+)\/(.*)$/.exec(url.pathname);
@@ -156,7 +125,7 @@ const server = createServer((req, res) => {
     const root = packages[Number(m[1])];
     const path = normalize(join(root, decodeURIComponent(m[2])));
     if (path.startsWith(root)) {
-      serveFile(req, res, path);
+      serveFile(req, res, path, cors);
       return;
     }
   }
