@@ -50,13 +50,16 @@ measure batch_rerun "$bin" -q batch "$work/catalog.csv" --out "$work/ap2" --jobs
 
 # 3. ffmpeg per track, two at once: pass 1 measures, pass 2 applies the
 #    linear gain, resamples once and encodes the four rungs from one decode.
+#    The aformat pins the (stereo) layout: without it ffmpeg 5.1 fails to
+#    renegotiate the graph on tracks under 3 s ("Cannot select channel
+#    layout for the link between filters").
 cat > "$work/ff.sh" <<EOF
 #!/usr/bin/env bash
 set -euo pipefail
 in="\$1"; out="$work/ff/\$(basename "\$1" .flac)"; mkdir -p "\$out"
 json=\$(ffmpeg -nostdin -hide_banner -i "\$in" -af loudnorm=I=-14:TP=-1:LRA=20:print_format=json -f null - 2>&1 | sed -n '/^{/,/^}/p')
 get() { echo "\$json" | sed -n "s/.*\"\$1\" : \"\([^\"]*\)\".*/\1/p"; }
-graph="[0:a]loudnorm=I=-14:TP=-1:LRA=20:linear=true:measured_I=\$(get input_i):measured_TP=\$(get input_tp):measured_LRA=\$(get input_lra):measured_thresh=\$(get input_thresh):offset=\$(get target_offset),aresample=48000,asplit=4[o0][o1][o2][o3]"
+graph="[0:a]loudnorm=I=-14:TP=-1:LRA=20:linear=true:measured_I=\$(get input_i):measured_TP=\$(get input_tp):measured_LRA=\$(get input_lra):measured_thresh=\$(get input_thresh):offset=\$(get target_offset),aresample=48000,aformat=channel_layouts=stereo,asplit=4[o0][o1][o2][o3]"
 args=()
 i=0
 for b in ${ladder[*]}; do
