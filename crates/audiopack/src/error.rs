@@ -102,7 +102,8 @@ impl Error {
 
     /// For [`ErrorKind::Keys`]: `true` when the key source could not be
     /// read or reached (a key server down, failing with 5xx or too slow,
-    /// a key file that cannot be read), which may pass; `false` for keys
+    /// or with a certificate not trusted here; a key file that cannot be
+    /// read), which may pass; `false` for keys
     /// that are invalid or a request the key server refused (4xx), which
     /// will not. `false` for every other kind.
     pub fn keys_unavailable(&self) -> bool {
