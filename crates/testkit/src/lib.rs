@@ -19,6 +19,8 @@
 //!   it answers with (what a download really fetched).
 //! * [`StalledEndpoint`] accepts connections and never answers: what a
 //!   client's timeouts must end.
+//! * [`speke::SpekeServer`] is a SPEKE v2 key server (over http, or https
+//!   with [`TestTls`]: a CA made for the run).
 //! * The `s3-test-server` binary serves a directory the same way for
 //!   benchmarks and manual runs.
 //!
@@ -59,8 +61,10 @@ mod proxy;
 mod server;
 pub mod speke;
 mod stalled;
+mod tls;
 
 pub use access::{Grant, S3User};
 pub use proxy::{Fault, FaultPlan, FaultProxy, FaultStats, RequestInfo, no_faults};
 pub use server::S3Server;
 pub use stalled::StalledEndpoint;
+pub use tls::TestTls;

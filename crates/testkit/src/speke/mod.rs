@@ -61,13 +61,13 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use quick_xml::NsReader;
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::background::Background;
+
+mod xml;
+use xml::{Node, escape, parse};
 
 const CPIX_NS: &str = "urn:dashif:org:cpix";
 const PSKC_NS: &str = "urn:ietf:params:xml:ns:keyprov:pskc";
@@ -230,8 +230,8 @@ impl SpekeServer {
     /// When the certificates cannot be made, no port can be bound or the
     /// runtime cannot start.
     pub fn start_tls(options: SpekeServerOptions) -> io::Result<SpekeServer> {
-        let (ca_pem, acceptor) = tls_identity().map_err(io::Error::other)?;
-        Self::launch(options, Some((ca_pem, acceptor)))
+        let tls = crate::tls::TestTls::new()?;
+        Self::launch(options, Some((tls.ca_pem, tls.acceptor)))
     }
 
     fn launch(
@@ -312,44 +312,6 @@ fn key_for(options: &SpekeServerOptions, kid: &[u8; 16]) -> [u8; 16] {
         .get(kid)
         .copied()
         .unwrap_or_else(|| derived_key(kid))
-}
-
-/// A CA made now, and a TLS acceptor presenting a certificate it signed
-/// for `127.0.0.1` and `localhost` (ECDSA P-256, valid from now on).
-fn tls_identity() -> Result<(String, TlsAcceptor), Box<dyn std::error::Error + Send + Sync>> {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-        IsCa, KeyPair, KeyUsagePurpose,
-    };
-    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "audiopack-testkit SPEKE CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
-
-    let server_key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "audiopack-testkit SPEKE server");
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let certificate = params.signed_by(&server_key, &ca)?;
-
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![certificate.der().clone(), ca.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-        )?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok((ca.pem(), TlsAcceptor::from(Arc::new(config))))
 }
 
 async fn serve(
@@ -836,101 +798,4 @@ fn uuid_text(bytes: &[u8; 16]) -> String {
         &hex[16..20],
         &hex[20..]
     )
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// A CPIX element (only `urn:dashif:org:cpix` children are kept, by local
-/// name; other namespaces are dropped).
-struct Node {
-    ns: String,
-    name: String,
-    attrs: Vec<(String, String)>,
-    children: Vec<Node>,
-}
-
-impl Node {
-    fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn child(&self, name: &str) -> Option<&Node> {
-        self.children
-            .iter()
-            .find(|c| c.ns == CPIX_NS && c.name == name)
-    }
-
-    fn children<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
-        self.children
-            .iter()
-            .filter(move |c| c.ns == CPIX_NS && c.name == name)
-    }
-}
-
-fn parse(xml: &[u8]) -> Result<Node, String> {
-    let mut reader = NsReader::from_reader(xml);
-    let mut stack: Vec<Node> = Vec::new();
-    let mut root = None;
-    loop {
-        let (resolved, event) = reader
-            .read_resolved_event()
-            .map_err(|e| format!("not well-formed XML: {e}"))?;
-        let ns = match resolved {
-            ResolveResult::Bound(ns) => ns.0.to_string(),
-            _ => String::new(),
-        };
-        let node = |start: &BytesStart<'_>| -> Result<Node, String> {
-            let mut attrs = Vec::new();
-            for attr in start.attributes() {
-                let attr = attr.map_err(|e| format!("bad attribute: {e}"))?;
-                let key = attr.key.as_ref().to_string();
-                if key.starts_with("xmlns") || key.contains(':') {
-                    continue;
-                }
-                let value = attr
-                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .map_err(|e| format!("bad attribute value: {e}"))?;
-                attrs.push((key, value.into_owned()));
-            }
-            Ok(Node {
-                ns: ns.clone(),
-                name: start.local_name().as_ref().to_string(),
-                attrs,
-                children: Vec::new(),
-            })
-        };
-        match event {
-            Event::Start(start) => stack.push(node(&start)?),
-            Event::Empty(start) => {
-                let n = node(&start)?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(n),
-                    None => root = Some(n),
-                }
-            }
-            Event::End(_) => {
-                let n = stack.pop().ok_or("an unmatched end tag")?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(n),
-                    None if root.is_none() => root = Some(n),
-                    None => return Err("more than one root element".into()),
-                }
-            }
-            Event::DocType(_) => return Err("DTDs are not accepted".into()),
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    if !stack.is_empty() {
-        return Err("not well-formed XML: unclosed elements".into());
-    }
-    root.ok_or_else(|| "not XML: no root element".into())
 }
