@@ -34,7 +34,9 @@ pub fn run(
             source,
         })?;
     let storage = args.job.storage.s3_options();
-    let json = args.json || !std::io::stdout().is_terminal();
+    // Events for CI logs when stdout is not a terminal, unless -q asked
+    // for errors only; --json always.
+    let json = args.json || (!cli.quiet && !std::io::stdout().is_terminal());
     let view = Arc::new(View::new(
         json,
         !cli.quiet && std::io::stderr().is_terminal(),
@@ -68,7 +70,12 @@ pub fn run(
         audiopack_batch::run_batch(catalog, template, options).await
     })?;
     view.finish();
-    if !json && !cli.quiet {
+    if json {
+        // The events said it all.
+    } else if cli.quiet {
+        // Errors only: the failed tracks, on stderr.
+        eprint!("{}", failures(&report));
+    } else {
         print!("{}", summary(&report));
     }
     Ok(report.exit_code)
@@ -76,18 +83,7 @@ pub fn run(
 
 /// The end of a human run: failures, then one line of totals.
 fn summary(report: &BatchReport) -> String {
-    let mut s = String::new();
-    for t in &report.tracks {
-        if t.status == TrackStatus::Failed {
-            s.push_str(&format!(
-                "failed {} ({}, exit {}): {}\n",
-                clean(&t.id),
-                t.class,
-                t.exit_code,
-                clean(t.message.as_deref().unwrap_or_default())
-            ));
-        }
-    }
+    let mut s = failures(report);
     let t = &report.totals;
     s.push_str(&format!(
         "{} tracks: {} done, {} skipped, {} failed, {} not run; {:.2} h of audio, {:.1} s wall, {}{}\n",
@@ -107,6 +103,23 @@ fn summary(report: &BatchReport) -> String {
         "report {}/batch-report.json\n",
         clean(report.output.trim_end_matches('/'))
     ));
+    s
+}
+
+/// One line per failed track: id, class, exit code, message.
+fn failures(report: &BatchReport) -> String {
+    let mut s = String::new();
+    for t in &report.tracks {
+        if t.status == TrackStatus::Failed {
+            s.push_str(&format!(
+                "failed {} ({}, exit {}): {}\n",
+                clean(&t.id),
+                t.class,
+                t.exit_code,
+                clean(t.message.as_deref().unwrap_or_default())
+            ));
+        }
+    }
     s
 }
 

@@ -76,7 +76,9 @@ pub fn worker(cli: &Cli, args: &WorkerArgs, stop: &CancellationToken) -> Result<
             audiopack::ConfigError::new("--grace", args.grace, "seconds, 0 or more").into(),
         ))
     })?;
-    let json = args.json || !std::io::stdout().is_terminal();
+    // Events for logs when stdout is not a terminal, unless -q; --json
+    // always.
+    let json = args.json || (!cli.quiet && !std::io::stdout().is_terminal());
     let quiet = cli.quiet;
     let mut options = WorkerOptions::new(args.nats.options("audiopack-worker"));
     if let Some(jobs) = args.jobs {

@@ -264,6 +264,25 @@ fn good_and_bad_rows_exit_13_with_each_reason_in_the_reports() {
     assert!(xml.contains("<testsuites name=\"audiopack batch\" tests=\"5\" failures=\"3\""));
     assert!(xml.contains("type=\"bad-input\""));
     assert!(xml.contains("name=\"missing\""));
+
+    // -q, stdout not a terminal: no event stream, only the failures (on
+    // stderr), the same exit code.
+    let quiet = bin()
+        .args(["-q", "batch", s(&catalog), "--out", s(&out)])
+        .output()
+        .expect("running audiopack batch -q");
+    assert_eq!(quiet.status.code(), Some(13), "{}", stderr(&quiet));
+    assert!(
+        quiet.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stdout)
+    );
+    let errors = String::from_utf8_lossy(&quiet.stderr);
+    let lines: Vec<&str> = errors.lines().collect();
+    assert_eq!(lines.len(), 3, "{errors}");
+    for (line, id) in lines.iter().zip(["garbage", "missing", "empty"]) {
+        assert!(line.starts_with(&format!("failed {id} (")), "{errors}");
+    }
 }
 
 /// What `audiopack ingest INPUT --out OUT` prints when it fails.
