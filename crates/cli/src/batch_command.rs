@@ -70,13 +70,14 @@ pub fn run(
         audiopack_batch::run_batch(catalog, template, options).await
     })?;
     view.finish();
-    if json {
-        // The events said it all.
-    } else if cli.quiet {
-        // Errors only: the failed tracks, on stderr.
-        eprint!("{}", failures(&report));
-    } else {
-        print!("{}", summary(&report));
+    // With events on stdout they said it all; -q: errors only (the failed
+    // tracks, on stderr).
+    if !json {
+        if cli.quiet {
+            eprint!("{}", failures(&report));
+        } else {
+            print!("{}", summary(&report));
+        }
     }
     Ok(report.exit_code)
 }
